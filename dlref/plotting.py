@@ -1,0 +1,135 @@
+r"""Matplotlib figures as deterministic inline SVG for the site.
+
+[`figure_html`][dlref.plotting.figure_html] renders a figure to SVG that is byte-identical from build to
+build (fixed `svg.hashsalt`, no date or creator metadata, text kept as text) and readable in both the
+light and the dark palette: everything matplotlib draws in black (axes, ticks, labels, legend text)
+becomes `currentColor`, so it takes the colour of the page's text, and the background is transparent.
+Data colours come from [`COLORS`][dlref.plotting.COLORS], chosen to read on white and on dark slate.
+
+matplotlib is imported only when a function here is called.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import re
+
+__all__ = ["COLORS", "figure_html", "figure_svg", "subplots"]
+
+#: A categorical palette readable on both palettes (Okabe-Ito, without black and yellow).
+COLORS = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#8C8C8C")
+
+_RC = {
+    "svg.hashsalt": "dlref",
+    "svg.fonttype": "none",
+    "font.family": "sans-serif",
+    "font.size": 10,
+    "axes.facecolor": "none",
+    "figure.facecolor": "none",
+    "savefig.facecolor": "none",
+    "savefig.transparent": True,
+    "axes.edgecolor": "black",
+    "axes.labelcolor": "black",
+    "xtick.color": "black",
+    "ytick.color": "black",
+    "text.color": "black",
+    "legend.frameon": False,
+    "axes.grid": True,
+    "grid.color": "#8C8C8C",
+    "grid.alpha": 0.3,
+    "path.simplify": False,
+}
+
+
+def _rc() -> dict:
+    from cycler import cycler
+
+    return {**_RC, "axes.prop_cycle": cycler(color=COLORS)}
+
+
+def subplots(nrows: int = 1, ncols: int = 1, *, figsize=(6.4, 3.6), **kwargs):
+    """Create a figure and axes with the site's style, without pyplot's global figure registry.
+
+    Parameters
+    ----------
+    nrows, ncols : int
+        Grid of axes, as in `matplotlib.pyplot.subplots`.
+    figsize : tuple of float
+        Width and height in inches.
+    **kwargs
+        Passed to `Figure.subplots` (for example `sharex=True`).
+
+    Returns
+    -------
+    (matplotlib.figure.Figure, axes)
+        The figure and an `Axes` or an array of them.
+    """
+    import matplotlib
+
+    from matplotlib.figure import Figure
+
+    with matplotlib.rc_context(_rc()):
+        fig = Figure(figsize=figsize, layout="constrained")
+        axes = fig.subplots(nrows, ncols, **kwargs)
+    return fig, axes
+
+
+def figure_svg(fig) -> str:
+    """Render a figure to a deterministic SVG string with theme-following text and axes.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure; best made with [`subplots`][dlref.plotting.subplots].
+
+    Returns
+    -------
+    str
+        An `<svg>` element (no XML prolog) that scales to its container's width.
+    """
+    import matplotlib
+
+    for ax in fig.axes:  # legends read their style when created, maybe outside our rc_context
+        legend = ax.get_legend()
+        if legend is not None:
+            legend.get_frame().set_facecolor("none")
+            legend.get_frame().set_edgecolor("none")
+    buffer = io.StringIO()
+    with matplotlib.rc_context(_rc()):
+        fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
+    svg = buffer.getvalue()
+    svg = svg[svg.index("<svg"):]
+    # Matplotlib's global `*{...}` style would leak into the whole page once inlined.
+    svg = re.sub(r"\s*<defs>\s*<style[^>]*>.*?</style>\s*</defs>", "", svg, count=1, flags=re.S)
+    svg = re.sub(r"#000000\b", "currentColor", svg)
+    # Responsive: keep the viewBox, drop the fixed size in points.
+    svg = re.sub(r'(<svg[^>]*?) width="[^"]*" height="[^"]*"', r"\1", svg, count=1)
+    return svg.strip()
+
+
+def figure_html(fig, caption: str, *, alt: str | None = None) -> str:
+    """Render a figure as an HTML `<figure>` with inline SVG and a caption, and release it.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure.
+    caption : str
+        Shown under the figure. Say what the reader should see.
+    alt : str, optional
+        Text alternative for screen readers; defaults to the caption.
+
+    Returns
+    -------
+    str
+        HTML to print from a `html="1"` executed block.
+    """
+    if not caption or not caption.strip():
+        raise ValueError("caption must be a non-empty string that says what the figure shows; got "
+                         f"{caption!r}.")
+    svg = figure_svg(fig)
+    label = html.escape(alt or caption, quote=True)
+    svg = svg.replace("<svg ", f'<svg role="img" aria-label="{label}" ', 1)
+    return (f'<figure class="dlref-figure">{svg}'
+            f"<figcaption>{html.escape(caption)}</figcaption></figure>")
