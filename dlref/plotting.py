@@ -17,8 +17,9 @@ import re
 
 __all__ = ["COLORS", "figure_html", "figure_svg", "subplots"]
 
-#: A categorical palette readable on both palettes (Okabe-Ito, without black and yellow).
 COLORS = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#8C8C8C")
+"""Line colours readable on the light and the dark palette: Okabe-Ito's colour-blind-safe set without
+black and yellow."""
 
 _RC = {
     "svg.hashsalt": "dlref",
@@ -100,6 +101,7 @@ def figure_svg(fig) -> str:
         fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
     svg = buffer.getvalue()
     svg = svg[svg.index("<svg"):]
+    svg = re.sub(r"\s*<metadata>.*?</metadata>", "", svg, count=1, flags=re.S)
     # Matplotlib's global `*{...}` style would leak into the whole page once inlined.
     svg = re.sub(r"\s*<defs>\s*<style[^>]*>.*?</style>\s*</defs>", "", svg, count=1, flags=re.S)
     svg = re.sub(r"#000000\b", "currentColor", svg)

@@ -1,0 +1,59 @@
+"""dlref.plotting: deterministic, theme-following inline SVG."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from dlref.plotting import COLORS, figure_html, figure_svg, subplots
+
+
+def _figure():
+    fig, ax = subplots()
+    x = np.linspace(0, 1, 50)
+    ax.plot(x, x**2, label="square")
+    ax.set_xlabel("x")
+    ax.set_ylabel("y")
+    ax.legend()
+    return fig
+
+
+def test_the_same_figure_renders_to_identical_svg_twice():
+    assert figure_svg(_figure()) == figure_svg(_figure())
+
+
+def test_svg_is_inline_ready_and_follows_the_theme():
+    svg = figure_svg(_figure())
+    assert svg.startswith("<svg") and svg.endswith("</svg>")
+    assert "<?xml" not in svg and "<!DOCTYPE" not in svg
+    assert "<metadata>" not in svg and "dc:date" not in svg
+    assert "<style" not in svg  # matplotlib's global style must not leak into the page
+    assert "#000000" not in svg and "currentColor" in svg
+    assert "<text" in svg and ">square<" in svg  # text is text, searchable and selectable
+    assert 'viewBox="' in svg and ' width="' not in svg.split(">", 1)[0]
+    assert COLORS[0].lower() in svg.lower()
+
+
+def test_legend_frame_is_transparent_in_both_palettes():
+    svg = figure_svg(_figure())
+    assert "#ffffff" not in svg.lower()
+
+
+def test_figure_html_wraps_svg_with_caption_and_accessible_label():
+    out = figure_html(_figure(), "Squares <grow>", alt='x "squared"')
+    assert out.startswith('<figure class="dlref-figure"><svg role="img" aria-label="x &quot;squared&quot;"')
+    assert "<figcaption>Squares &lt;grow&gt;</figcaption></figure>" in out
+
+
+def test_figure_html_requires_a_caption():
+    with pytest.raises(ValueError, match="caption must be a non-empty string"):
+        figure_html(_figure(), "  ")
+
+
+def test_importing_every_dlref_module_pulls_in_no_heavy_library():
+    code = ("import importlib, pkgutil, sys, dlref\n"
+            "for m in pkgutil.walk_packages(dlref.__path__, 'dlref.'): importlib.import_module(m.name)\n"
+            "print(sorted(m for m in ('matplotlib', 'torch', 'sklearn') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
