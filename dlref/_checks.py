@@ -84,3 +84,43 @@ def check_choice(value, name: str, choices: tuple[str, ...]) -> str:
     if value not in choices:
         raise ValueError(f"{name} must be one of {', '.join(repr(c) for c in choices)}; got {value!r}.")
     return value
+
+
+def check_int(value, name: str, *, low: int | None = None) -> int:
+    """Return an integer argument as an int, or raise if it is not one or is below `low`."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int; got {value!r} of type {type(value).__name__}. Pass a whole "
+                        f"number such as {name}=10.")
+    if low is not None and value < low:
+        raise ValueError(f"{name} must be an int >= {low}; got {value}.")
+    return int(value)
+
+
+def check_shape(shape, name: str = "shape") -> tuple[int, ...]:
+    """Return `shape` as a tuple of Python ints, or raise unless it is a tuple of positive ints."""
+    if not isinstance(shape, tuple):
+        raise TypeError(f"{name} must be a tuple of positive ints such as (out_features, in_features); got "
+                        f"{shape!r} of type {type(shape).__name__}. Write (n,) for a single dimension.")
+    for i, size in enumerate(shape):
+        if isinstance(size, bool) or not isinstance(size, numbers.Integral):
+            raise TypeError(f"{name} must be a tuple of positive ints; got {shape!r}, whose entry {i} is "
+                            f"{size!r} of type {type(size).__name__}.")
+        if size <= 0:
+            raise ValueError(f"{name} must be a tuple of positive ints; got {shape!r}, whose entry {i} is "
+                             f"{size}. Every dimension needs at least one element.")
+    return tuple(int(size) for size in shape)
+
+
+def check_rng(rng, name: str = "rng") -> np.random.Generator:
+    """Raise `TypeError` unless `rng` is a `numpy.random.Generator` (randomness is always explicit)."""
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"{name} must be a numpy.random.Generator; got {rng!r} of type {type(rng).__name__}. "
+                        f"Create one with np.random.default_rng(seed) and pass it explicitly.")
+    return rng
+
+
+def check_bool(value, name: str) -> bool:
+    """Return a flag as a bool, or raise `TypeError` if it is not `True` or `False` (a string is always truthy)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False; got {value!r} of type {type(value).__name__}.")
+    return bool(value)
