@@ -105,6 +105,9 @@ def figure_svg(fig) -> str:
     # Matplotlib's global `*{...}` style would leak into the whole page once inlined.
     svg = re.sub(r"\s*<defs>\s*<style[^>]*>.*?</style>\s*</defs>", "", svg, count=1, flags=re.S)
     svg = re.sub(r"#000000\b", "currentColor", svg)
+    # Black text carries no fill at all; the attribute gives it the page's colour, while coloured text
+    # keeps its own, because a `style` fill overrides a presentation attribute.
+    svg = svg.replace("<text ", '<text fill="currentColor" ')
     # Responsive: keep the viewBox, drop the fixed size in points.
     svg = re.sub(r'(<svg[^>]*?) width="[^"]*" height="[^"]*"', r"\1", svg, count=1)
     return svg.strip()

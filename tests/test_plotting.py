@@ -1,5 +1,6 @@
 """dlref.plotting: deterministic, theme-following inline SVG."""
 
+import re
 import subprocess
 import sys
 
@@ -33,6 +34,16 @@ def test_svg_is_inline_ready_and_follows_the_theme():
     assert "<text" in svg and ">square<" in svg  # text is text, searchable and selectable
     assert 'viewBox="' in svg and ' width="' not in svg.split(">", 1)[0]
     assert COLORS[0].lower() in svg.lower()
+
+
+def test_black_text_follows_the_theme_and_coloured_text_keeps_its_colour():
+    fig, ax = subplots()
+    ax.set_xlabel("plain")
+    ax.text(0.5, 0.5, "warning", color="#D55E00")
+    svg = figure_svg(fig)
+    texts = re.findall(r"<text [^>]*>", svg)
+    assert texts and all('fill="currentColor"' in t for t in texts)
+    assert any("fill: #d55e00" in t.lower() for t in texts)
 
 
 def test_legend_frame_is_transparent_in_both_palettes():

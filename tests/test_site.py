@@ -1,10 +1,7 @@
 """The strict site build: it runs, it shows executed output, it is reproducible, and it cannot lie."""
 
 import filecmp
-import os
 import re
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -17,21 +14,6 @@ ROOT = Path(__file__).resolve().parents[1]
 HOOK = ROOT / "hooks" / "build_guard.py"
 
 pytestmark = pytest.mark.site
-
-
-def _build(config: Path, site_dir: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "SOURCE_DATE_EPOCH": "0",
-           "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
-    return subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-f", str(config),
-                           "-d", str(site_dir)], cwd=config.parent, env=env, capture_output=True, text=True)
-
-
-@pytest.fixture(scope="session")
-def built_site(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
-    site = tmp_path_factory.mktemp("site")
-    result = _build(ROOT / "mkdocs.yml", site)
-    assert result.returncode == 0, result.stderr
-    return site, result
 
 
 def test_strict_build_succeeds_and_reports_the_slowest_pages(built_site):
@@ -81,10 +63,10 @@ def test_no_page_loads_anything_from_another_host(built_site):
 DURATION = re.compile(r"\b\d+(?:\.\d+)?(?:e[-+]?\d+)? ?(?:ms|s|µs)\b")
 
 
-def test_two_builds_of_the_same_tree_are_identical_but_for_timings(built_site, tmp_path):
+def test_two_builds_of_the_same_tree_are_identical_but_for_timings(built_site, mkdocs_build, tmp_path):
     first, _ = built_site
     second = tmp_path / "again"
-    assert _build(ROOT / "mkdocs.yml", second).returncode == 0
+    assert mkdocs_build(ROOT / "mkdocs.yml", second).returncode == 0
     compared = 0
     for path in first.rglob("*"):
         if path.is_file():
@@ -114,16 +96,16 @@ def _tiny_project(tmp_path: Path, broken_block: str) -> Path:
     return config
 
 
-def test_a_block_that_raises_fails_the_quiet_build_and_names_page_and_line(tmp_path):
+def test_a_block_that_raises_fails_the_quiet_build_and_names_page_and_line(mkdocs_build, tmp_path):
     page = "# Broken\n\nSome prose.\n\n```python exec=\"1\"\nx = 1\ny = x / 0\n```\n"
-    result = _build(_tiny_project(tmp_path, page), tmp_path / "site")
+    result = mkdocs_build(_tiny_project(tmp_path, page), tmp_path / "site")
     assert result.returncode != 0
     # The fence opens on line 5; the block's second line, page line 7, raises.
     assert "docs/broken.md:7: code block failed: ZeroDivisionError: division by zero" in result.stderr
 
 
-def test_the_same_tiny_project_builds_when_the_block_is_fixed(tmp_path):
+def test_the_same_tiny_project_builds_when_the_block_is_fixed(mkdocs_build, tmp_path):
     page = "# Fixed\n\n```python exec=\"1\"\nx = 1\nprint(x / 2)\n```\n"
-    result = _build(_tiny_project(tmp_path, page), tmp_path / "site")
+    result = mkdocs_build(_tiny_project(tmp_path, page), tmp_path / "site")
     assert result.returncode == 0, result.stderr
     assert "<p>0.5</p>" in (tmp_path / "site" / "broken" / "index.html").read_text()
