@@ -18,7 +18,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from test_site import DURATION
+from tests.test_site import DURATION
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.site

@@ -8,7 +8,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from sitebrowser import (CHROMIUM, CHROMIUM_FLAGS, DESKTOP, Problems, QuietHandler, SiteBrowser, Traffic,
+from tests.browser.sitebrowser import (CHROMIUM, CHROMIUM_FLAGS, DESKTOP, Problems, QuietHandler, SiteBrowser, Traffic,
                          base_path, check_every_page)
 
 

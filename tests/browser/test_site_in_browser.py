@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
-from sitebrowser import ARTIFACTS, DESKTOP, PHONE, Traffic
+from tests.browser.sitebrowser import ARTIFACTS, DESKTOP, PHONE, Traffic
 
 pytestmark = pytest.mark.site
 
