@@ -107,3 +107,15 @@ def test_bad_construction_and_inputs_are_rejected():
         MLP((4, 2), rng=rng).forward(np.ones((3, 5)))
     with pytest.raises(ValueError, match="loss must be one of"):
         MLP((4, 2), rng=rng).loss_and_grads(np.ones((1, 4)), np.array([0]), loss="hinge")
+
+
+def test_input_gradient_matches_finite_differences():
+    rng = np.random.default_rng(11)
+    model = MLP((3, 5, 2), "tanh", rng=rng)
+    x = rng.normal(size=(4, 3))
+    dout = rng.normal(size=(4, 2))
+    out, cache = model.forward(x)
+    grads, dx = model.backward(dout, cache, return_input_grad=True)
+    [numeric] = numerical_gradients(lambda a: model.forward(a)[0], [x], dout)
+    assert relative_error(dx, numeric) < 1e-7
+    assert sorted(grads) == sorted(model.params)

@@ -17,10 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dlref import activations
 from dlref._checks import as_float_array, check_int, check_real, check_rng
 from dlref.losses import binary_cross_entropy_with_logits, binary_cross_entropy_with_logits_backward
-from dlref.models.mlp import MLP, MLPCache
+from dlref.models.mlp import MLP
 from dlref.optim import adam_step
 
 __all__ = ["GAN", "GANStep", "gan_step", "ModeCoverage", "mode_coverage"]
@@ -47,21 +46,6 @@ def _with_params(model: MLP, params: dict[str, np.ndarray]) -> MLP:
     other = copy.copy(model)
     other.params = params
     return other
-
-
-def _input_gradient(model: MLP, dout: np.ndarray, cache: MLPCache) -> np.ndarray:
-    """dL/dx of an MLP's input, which [`MLP.backward`][dlref.models.mlp.MLP.backward] does not return.
-
-    The generator is trained through the discriminator, so it needs the gradient that reaches the
-    discriminator's input: the same chain as MLP.backward, without the parameter gradients.
-    """
-    activation_backward = getattr(activations, f"{model.activation}_backward")
-    dz = dout
-    for layer in range(model.n_layers, 0, -1):
-        dx = dz @ model.params[f"W{layer}"]
-        if layer > 1:
-            dz = activation_backward(dx, cache.pre_activations[layer - 2], **model.activation_kwargs)
-    return dx
 
 
 def _check_networks(generator, discriminator) -> None:
@@ -193,7 +177,8 @@ def gan_step(generator, discriminator, x_real, z, generator_state=None, discrimi
     fake_logits, cache = updated.forward(fake)
     ones = np.ones_like(fake_logits)
     generator_loss = binary_cross_entropy_with_logits(fake_logits, ones)
-    dfake = _input_gradient(updated, binary_cross_entropy_with_logits_backward(fake_logits, ones), cache)
+    _, dfake = updated.backward(binary_cross_entropy_with_logits_backward(fake_logits, ones), cache,
+                                return_input_grad=True)
     generator_params, generator_state = adam_step(
         generator.params, generator.backward(dfake, generator_cache), generator_state,
         lr=generator_lr, betas=betas)
@@ -216,7 +201,7 @@ class GAN:
         (`data_dim -> ... -> 1`, a logit). On the ring of Gaussians, a discriminator as small as the
         generator lets the generator collapse onto one mode at a time (see the GAN page).
     activation : str, default "relu"
-        Hidden activation of both networks, a [`dlref.activations`](../activations.md) name.
+        Hidden activation of both networks, a [`dlref.activations`][dlref.activations] name.
     rng : numpy.random.Generator
         Draws the initial weights (generator first), as `torch.nn.Linear` draws them.
     activation_kwargs : dict, optional

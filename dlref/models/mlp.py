@@ -62,7 +62,7 @@ class MLP:
     widths : sequence of int
         Layer sizes from input to output, e.g. `(64, 128, 10)`; at least two.
     activation : str, default "relu"
-        Name of a function of [`dlref.activations`](../activations.md) applied after every hidden layer.
+        Name of a function of [`dlref.activations`][dlref.activations] applied after every hidden layer.
     rng : numpy.random.Generator
         Draws the initial weights.
     activation_kwargs : dict, optional
@@ -178,8 +178,12 @@ class MLP:
         return a, MLPCache(tuple(inputs), tuple(pre_activations), tuple(dropout_masks),
                            tuple(batchnorm_caches))
 
-    def backward(self, dout, cache: MLPCache) -> dict[str, np.ndarray]:
-        """Gradients of the loss for every parameter, given `dout` = dL/d(output); same keys as `params`."""
+    def backward(self, dout, cache: MLPCache, *, return_input_grad: bool = False):
+        """Gradients of the loss for every parameter, given `dout` = dL/d(output); same keys as `params`.
+
+        With `return_input_grad=True`, returns `(grads, dx)` where `dx` = dL/d(input), the gradient that
+        a network feeding this one needs (a GAN's generator is trained through its discriminator).
+        """
         grads: dict[str, np.ndarray] = {}
         dz = as_float_array(dout, "dout")
         for layer in range(self.n_layers, 0, -1):
@@ -193,7 +197,7 @@ class MLP:
                 if cache.batchnorm_caches:
                     dz, grads[f"gamma{layer - 1}"], grads[f"beta{layer - 1}"] = batchnorm_backward(
                         dz, cache.batchnorm_caches[hidden])
-        return grads
+        return (grads, dx) if return_input_grad else grads
 
     def loss_and_grads(self, x, y, loss="cross_entropy", *, rng=None, l1=0.0,
                        l2=0.0) -> tuple[float, dict[str, np.ndarray]]:

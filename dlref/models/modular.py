@@ -75,7 +75,7 @@ class MixtureOfExperts:
     n_experts : int
         Number of experts $K$, at least 1.
     activation : str, default "tanh"
-        Name of a [`dlref.activations`](../activations.md) function used in the hidden layers of the
+        Name of a [`dlref.activations`][dlref.activations] function used in the hidden layers of the
         experts and of the gate.
     rng : numpy.random.Generator
         Draws the initial weights (the gate's first, then each expert's), as `torch.nn.Linear` draws
