@@ -136,6 +136,7 @@ def scaled_dot_product_attention(q, k, v, mask=None, *, is_causal=False, scale=N
       \frac{\partial L}{\partial P} = \frac{\partial L}{\partial O} v^\top, \qquad
       \frac{\partial L}{\partial Z} = P \odot \Big(\frac{\partial L}{\partial P}
         - \operatorname{rowsum}\big(\tfrac{\partial L}{\partial P} \odot P\big)\Big),$$
+
     $$\frac{\partial L}{\partial q} = s\,\frac{\partial L}{\partial Z}\,k, \qquad
       \frac{\partial L}{\partial k} = s\,\Big(\frac{\partial L}{\partial Z}\Big)^\top q,$$
 

@@ -27,7 +27,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from dlref._checks import as_float_array, check_choice, check_int, check_rng, check_same_shape
-from dlref.activations import relu, sigmoid, tanh
 from dlref.init import uniform
 from dlref.layers import linear_backward, linear_forward
 
@@ -167,9 +166,18 @@ def _upstream(grad, name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
     return grad
 
 
-def _previous_states(h0: np.ndarray, h: np.ndarray) -> np.ndarray:
-    """$h_{t-1}$ for t = 0..T-1, shape (T, N, H): the inputs of the recurrent matrix product."""
-    return np.concatenate([h0[None], h[:-1]], axis=0)
+def _sigmoid_in_place(a: np.ndarray) -> None:
+    r"""Overwrite `a` with $\sigma(a) = 1/(1 + e^{-a})$, torch's formula, without temporaries.
+
+    The same function as [`dlref.activations.sigmoid`][dlref.activations.sigmoid]; that one builds several
+    temporaries to avoid overflow, which the recurrent loops, called once per step, cannot afford. Here
+    $e^{-a}$ overflows to inf only for $a < -709$ (float64), where $1/(1 + \infty) = 0$ is the right value;
+    the callers silence that warning with `np.errstate(over="ignore")`.
+    """
+    np.negative(a, out=a)
+    np.exp(a, out=a)
+    a += 1.0
+    np.reciprocal(a, out=a)
 
 
 def _input_projection(x: np.ndarray, W_ih: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -178,18 +186,19 @@ def _input_projection(x: np.ndarray, W_ih: np.ndarray, b: np.ndarray) -> np.ndar
     return linear_forward(x.reshape(T * N, D), W_ih, b).reshape(T, N, -1)
 
 
-def _parameter_grads(da_ih, da_hh, x, h_prev, W_ih):
+def _parameter_grads(da_ih, da_hh, x, h0, h, W_ih):
     r"""dx and the four parameter gradients from the pre-activation gradients of both matrix products.
 
     `da_ih` is the gradient of $x_t W_{ih}^\top + b_{ih}$ and `da_hh` that of $h_{t-1} W_{hh}^\top + b_{hh}$,
     both `(T, N, G H)`; they are equal except in the GRU's candidate block. Every sum over steps is one
-    matrix product over the `T N` rows.
+    matrix product over the `T N` rows; step 0 pairs with $h_{-1}$ = `h0`, step $t$ with `h[t - 1]`.
     """
     T, N, D = x.shape
-    dx, dW_ih, db_ih = linear_backward(da_ih.reshape(T * N, -1), x.reshape(T * N, D), W_ih)
-    rows = da_hh.reshape(T * N, -1)
-    grads = {"W_ih": dW_ih, "W_hh": rows.T @ h_prev.reshape(T * N, -1), "b_ih": db_ih,
-             "b_hh": rows.sum(axis=0)}
+    G_H, H = da_hh.shape[2], h.shape[2]
+    dx, dW_ih, db_ih = linear_backward(da_ih.reshape(T * N, G_H), x.reshape(T * N, D), W_ih)
+    later = da_hh[1:].reshape((T - 1) * N, G_H)
+    dW_hh = da_hh[0].T @ h0 + later.T @ h[:-1].reshape((T - 1) * N, H)
+    grads = {"W_ih": dW_ih, "W_hh": dW_hh, "b_ih": db_ih, "b_hh": da_hh.reshape(T * N, G_H).sum(axis=0)}
     return dx.reshape(T, N, D), grads
 
 
@@ -275,13 +284,19 @@ def rnn_forward(x, h0, params, nonlinearity="tanh"):
     """
     nonlinearity = check_choice(nonlinearity, "nonlinearity", _NONLINEARITIES)
     x, (h0,), params, hidden = _forward_inputs(x, {"h0": h0}, params, "rnn")
-    f = tanh if nonlinearity == "tanh" else relu
     x_proj = _input_projection(x, params["W_ih"], params["b_ih"] + params["b_hh"])
     W_hh_T = params["W_hh"].T
     h = np.empty(x.shape[:2] + (hidden,), dtype=x_proj.dtype)
     h_prev = h0
     for t in range(x.shape[0]):
-        h_prev = h[t] = f(x_proj[t] + h_prev @ W_hh_T)
+        a = h[t]  # the pre-activation, then overwritten by the state
+        np.matmul(h_prev, W_hh_T, out=a)
+        a += x_proj[t]
+        if nonlinearity == "tanh":
+            np.tanh(a, out=a)
+        else:
+            np.maximum(a, 0.0, out=a)
+        h_prev = a
     return h, h[-1].copy(), RNNCache(x, h0, h, params["W_ih"], params["W_hh"], nonlinearity)
 
 
@@ -345,12 +360,16 @@ def rnn_backward(dh, cache, dh_T=None, *, window=None):
     delta = _upstream(dh_T, "dh_T", h.shape[1:], h.dtype).copy()
     window = _check_window(window, T)
     # da holds f'(a_t) first, read from the outputs; the loop multiplies in the gradient step by step.
-    da = 1.0 - h**2 if cache.nonlinearity == "tanh" else (h > 0).astype(h.dtype)
+    if cache.nonlinearity == "tanh":
+        da = np.square(h)
+        np.subtract(1.0, da, out=da)
+    else:
+        da = (h > 0).astype(h.dtype)
     for t in range(T - 1, -1, -1):
         delta += dh[t]
         da[t] *= delta
         delta = np.zeros_like(delta) if _cut(window, t) else da[t] @ W_hh
-    dx, grads = _parameter_grads(da, da, cache.x, _previous_states(cache.h0, h), cache.W_ih)
+    dx, grads = _parameter_grads(da, da, cache.x, cache.h0, h, cache.W_ih)
     return dx, delta, grads
 
 
@@ -384,6 +403,7 @@ def lstm_forward(x, h0, c0, params):
     With $a_t = W_{ih} x_t + b_{ih} + W_{hh} h_{t-1} + b_{hh}$ split into four blocks of $H$ rows,
 
     $$i_t = \sigma(a^i_t), \quad f_t = \sigma(a^f_t), \quad g_t = \tanh(a^g_t), \quad o_t = \sigma(a^o_t),$$
+
     $$c_t = f_t \odot c_{t-1} + i_t \odot g_t, \qquad h_t = o_t \odot \tanh(c_t).$$
 
     Parameters
@@ -420,6 +440,7 @@ def lstm_forward(x, h0, c0, params):
 
     $$\delta^c_t \mathrel{+}= \delta^h_t \odot o_t \odot (1 - \tanh^2 c_t), \qquad
       \frac{\partial L}{\partial o_t} = \delta^h_t \odot \tanh c_t,$$
+
     $$\frac{\partial L}{\partial i_t} = \delta^c_t \odot g_t, \quad
       \frac{\partial L}{\partial g_t} = \delta^c_t \odot i_t, \quad
       \frac{\partial L}{\partial f_t} = \delta^c_t \odot c_{t-1}, \quad
@@ -450,16 +471,20 @@ def lstm_forward(x, h0, c0, params):
     c = np.empty((T, N, H), dtype=x_proj.dtype)
     tanh_c, h = np.empty_like(c), np.empty_like(c)
     h_prev, c_prev = h0, c0
-    for t in range(T):
-        a = h_prev @ W_hh_T
-        a += x_proj[t]
-        gates[t, :, :2 * H] = sigmoid(a[:, :2 * H])  # i and f
-        gates[t, :, 2 * H:3 * H] = tanh(a[:, 2 * H:3 * H])  # g
-        gates[t, :, 3 * H:] = sigmoid(a[:, 3 * H:])  # o
-        i, f, g, o = (gates[t, :, k * H:(k + 1) * H] for k in range(4))
-        c_prev = c[t] = f * c_prev + i * g
-        tanh_c[t] = tanh(c[t])
-        h_prev = h[t] = o * tanh_c[t]
+    with np.errstate(over="ignore"):  # see _sigmoid_in_place
+        for t in range(T):
+            a = gates[t]  # the pre-activations, then overwritten by the gates
+            np.matmul(h_prev, W_hh_T, out=a)
+            a += x_proj[t]
+            i, f, g, o = (a[:, k * H:(k + 1) * H] for k in range(4))
+            _sigmoid_in_place(a[:, :2 * H])  # i and f
+            np.tanh(g, out=g)
+            _sigmoid_in_place(o)
+            np.multiply(f, c_prev, out=c[t])
+            c[t] += i * g
+            np.tanh(c[t], out=tanh_c[t])
+            np.multiply(o, tanh_c[t], out=h[t])
+            h_prev, c_prev = h[t], c[t]
     i, f, g, o = (gates[:, :, k * H:(k + 1) * H] for k in range(4))
     cache = LSTMCache(x, h0, c0, i, f, g, o, c, tanh_c, h, params["W_ih"], params["W_hh"])
     return h, (h[-1].copy(), c[-1].copy()), cache
@@ -520,11 +545,23 @@ def lstm_backward(dh, cache, dh_T=None, dc_T=None, *, window=None):
     N = h.shape[1]
     da = np.empty((T, N, 4 * H), dtype=h.dtype)
     blocks = da.reshape(T, N, 4, H)
-    np.multiply(g, i * (1.0 - i), out=blocks[:, :, 0])
-    np.multiply(_previous_states(cache.c0, c), f * (1.0 - f), out=blocks[:, :, 1])
-    np.multiply(i, 1.0 - g**2, out=blocks[:, :, 2])
-    np.multiply(tanh_c, o * (1.0 - o), out=blocks[:, :, 3])
-    h_to_c = o * (1.0 - tanh_c**2)
+    d_i, d_f, d_g, d_o = (blocks[:, :, k] for k in range(4))
+    np.subtract(1.0, i, out=d_i)  # g_t sigma'(a^i_t)
+    d_i *= i
+    d_i *= g
+    np.subtract(1.0, f, out=d_f)  # c_{t-1} sigma'(a^f_t)
+    d_f *= f
+    d_f[0] *= cache.c0
+    d_f[1:] *= c[:-1]
+    np.square(g, out=d_g)  # i_t tanh'(a^g_t)
+    np.subtract(1.0, d_g, out=d_g)
+    d_g *= i
+    np.subtract(1.0, o, out=d_o)  # tanh(c_t) sigma'(a^o_t)
+    d_o *= o
+    d_o *= tanh_c
+    h_to_c = np.square(tanh_c)  # o_t tanh'(c_t): from h_t to c_t
+    np.subtract(1.0, h_to_c, out=h_to_c)
+    h_to_c *= o
     for t in range(T - 1, -1, -1):
         delta_h += dh[t]
         delta_c += delta_h * h_to_c[t]
@@ -534,7 +571,7 @@ def lstm_backward(dh, cache, dh_T=None, dc_T=None, *, window=None):
             delta_h, delta_c = np.zeros_like(delta_h), np.zeros_like(delta_c)
         else:
             delta_h, delta_c = da[t] @ W_hh, delta_c * f[t]
-    dx, grads = _parameter_grads(da, da, cache.x, _previous_states(cache.h0, h), cache.W_ih)
+    dx, grads = _parameter_grads(da, da, cache.x, cache.h0, h, cache.W_ih)
     return dx, delta_h, delta_c, grads
 
 
@@ -564,6 +601,7 @@ def gru_forward(x, h0, params):
 
     $$r_t = \sigma(W_{ir} x_t + b_{ir} + W_{hr} h_{t-1} + b_{hr}), \qquad
       z_t = \sigma(W_{iz} x_t + b_{iz} + W_{hz} h_{t-1} + b_{hz}),$$
+
     $$n_t = \tanh\big(W_{in} x_t + b_{in} + r_t \odot (W_{hn} h_{t-1} + b_{hn})\big), \qquad
       h_t = (1 - z_t) \odot n_t + z_t \odot h_{t-1}.$$
 
@@ -627,13 +665,21 @@ def gru_forward(x, h0, params):
     rz = np.empty((T, N, 2 * H), dtype=x_proj.dtype)
     n, hn, h = (np.empty((T, N, H), dtype=x_proj.dtype) for _ in range(3))
     h_prev = h0
-    for t in range(T):
-        a_hh = h_prev @ W_hh_T + b_hh
-        rz[t] = sigmoid(x_proj[t, :, :2 * H] + a_hh[:, :2 * H])
-        r, z = rz[t, :, :H], rz[t, :, H:]
-        hn[t] = a_hh[:, 2 * H:]
-        n[t] = tanh(x_proj[t, :, 2 * H:] + r * hn[t])
-        h_prev = h[t] = (1.0 - z) * n[t] + z * h_prev
+    with np.errstate(over="ignore"):  # see _sigmoid_in_place
+        for t in range(T):
+            a_hh = h_prev @ W_hh_T
+            a_hh += b_hh
+            np.add(x_proj[t, :, :2 * H], a_hh[:, :2 * H], out=rz[t])
+            _sigmoid_in_place(rz[t])
+            r, z = rz[t, :, :H], rz[t, :, H:]
+            hn[t] = a_hh[:, 2 * H:]
+            np.multiply(r, hn[t], out=n[t])
+            n[t] += x_proj[t, :, 2 * H:]
+            np.tanh(n[t], out=n[t])
+            np.subtract(h_prev, n[t], out=h[t])  # h_t = (1 - z) n + z h_{t-1} = n + z (h_{t-1} - n)
+            h[t] *= z
+            h[t] += n[t]
+            h_prev = h[t]
     cache = GRUCache(x, h0, rz[:, :, :H], rz[:, :, H:], n, hn, h, params["W_ih"], params["W_hh"])
     return h, h[-1].copy(), cache
 
@@ -685,17 +731,25 @@ def gru_backward(dh, cache, dh_T=None, *, window=None):
     delta = _upstream(dh_T, "dh_T", h.shape[1:], h.dtype).copy()
     window = _check_window(window, T)
     r, z, n = cache.r, cache.z, cache.n
-    h_prev_all = _previous_states(cache.h0, h)
     # dL/da of the recurrent product is delta_t times a factor per block that does not depend on the
     # gradient: the factors are computed for all steps at once, into da_hh, and the loop multiplies in the
     # gradient step by step.
     N = h.shape[1]
-    n_term = (1.0 - z) * (1.0 - n**2)  # from h_t to the candidate's pre-activation
+    n_term = np.square(n)  # (1 - z_t) tanh'(a^n_t): from h_t to the candidate's pre-activation
+    np.subtract(1.0, n_term, out=n_term)
+    n_term -= z * n_term
     da_hh = np.empty((T, N, 3 * H), dtype=h.dtype)
     blocks = da_hh.reshape(T, N, 3, H)
-    np.multiply(n_term * cache.hn, r * (1.0 - r), out=blocks[:, :, 0])
-    np.multiply(h_prev_all - n, z * (1.0 - z), out=blocks[:, :, 1])
-    np.multiply(n_term, r, out=blocks[:, :, 2])
+    d_r, d_z, d_n = (blocks[:, :, k] for k in range(3))
+    np.subtract(1.0, r, out=d_r)  # n_term (W_hn h_{t-1} + b_hn) sigma'(a^r_t)
+    d_r *= r
+    d_r *= cache.hn
+    d_r *= n_term
+    np.subtract(1.0, z, out=d_z)  # (h_{t-1} - n_t) sigma'(a^z_t)
+    d_z *= z
+    d_z[0] *= cache.h0 - n[0]
+    d_z[1:] *= h[:-1] - n[1:]
+    np.multiply(n_term, r, out=d_n)  # the reset gate scales the recurrent candidate term
     deltas = np.empty_like(h)
     for t in range(T - 1, -1, -1):
         delta += dh[t]
@@ -704,5 +758,5 @@ def gru_backward(dh, cache, dh_T=None, *, window=None):
         delta = np.zeros_like(delta) if _cut(window, t) else delta * z[t] + da_hh[t] @ W_hh
     # The input product shares the r and z blocks; its n block is not scaled by the reset gate.
     da_ih = np.concatenate([da_hh[:, :, :2 * H], deltas * n_term], axis=2)
-    dx, grads = _parameter_grads(da_ih, da_hh, cache.x, h_prev_all, cache.W_ih)
+    dx, grads = _parameter_grads(da_ih, da_hh, cache.x, cache.h0, h, cache.W_ih)
     return dx, delta, grads
