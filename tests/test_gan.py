@@ -7,24 +7,7 @@ import torch
 from dlref.data import ring_centres, ring_of_gaussians
 from dlref.models import MLP
 from dlref.models.gan import GAN, gan_step, mode_coverage
-
-TORCH_ACTIVATIONS = {"relu": lambda kwargs: torch.nn.ReLU(),
-                     "leaky_relu": lambda kwargs: torch.nn.LeakyReLU(kwargs["negative_slope"]),
-                     "tanh": lambda kwargs: torch.nn.Tanh()}
-
-
-def _torch_copy(model: MLP) -> torch.nn.Sequential:
-    layers = []
-    for layer in range(1, model.n_layers + 1):
-        W = model.params[f"W{layer}"]
-        linear = torch.nn.Linear(W.shape[1], W.shape[0], dtype=torch.float64)
-        with torch.no_grad():
-            linear.weight.copy_(torch.tensor(W))
-            linear.bias.copy_(torch.tensor(model.params[f"b{layer}"]))
-        layers.append(linear)
-        if layer < model.n_layers:
-            layers.append(TORCH_ACTIVATIONS[model.activation](model.activation_kwargs))
-    return torch.nn.Sequential(*layers)
+from tests.torch_mlp import torch_copy
 
 
 def _torch_params(net: torch.nn.Sequential) -> dict[str, np.ndarray]:
@@ -59,7 +42,7 @@ def test_training_steps_match_torch(activation, kwargs):
     rng = np.random.default_rng(0)
     G = MLP((3, 7, 6, 2), activation, rng=rng, activation_kwargs=kwargs)
     D = MLP((2, 5, 4, 1), activation, rng=rng, activation_kwargs=kwargs)
-    G_t, D_t = _torch_copy(G), _torch_copy(D)
+    G_t, D_t = torch_copy(G), torch_copy(D)
     lrs, betas = {"generator_lr": 3e-3, "discriminator_lr": 7e-3}, (0.5, 0.99)
     opt_g = torch.optim.Adam(G_t.parameters(), lr=lrs["generator_lr"], betas=betas)
     opt_d = torch.optim.Adam(D_t.parameters(), lr=lrs["discriminator_lr"], betas=betas)

@@ -8,23 +8,7 @@ from dlref.data import load_digits
 from dlref.gradcheck import numerical_gradients, relative_error
 from dlref.init import he_normal
 from dlref.models import MLP
-
-TORCH_ACTIVATIONS = {"relu": torch.nn.ReLU(), "tanh": torch.nn.Tanh(), "silu": torch.nn.SiLU(),
-                     "leaky_relu": torch.nn.LeakyReLU(0.01), "gelu": torch.nn.GELU()}
-
-
-def _torch_copy(model: MLP) -> torch.nn.Sequential:
-    layers = []
-    for layer in range(1, model.n_layers + 1):
-        W = model.params[f"W{layer}"]
-        linear = torch.nn.Linear(W.shape[1], W.shape[0], dtype=torch.float64)
-        with torch.no_grad():
-            linear.weight.copy_(torch.tensor(W))
-            linear.bias.copy_(torch.tensor(model.params[f"b{layer}"]))
-        layers.append(linear)
-        if layer < model.n_layers:
-            layers.append(TORCH_ACTIVATIONS[model.activation])
-    return torch.nn.Sequential(*layers)
+from tests.torch_mlp import TORCH_ACTIVATIONS, torch_copy
 
 
 @pytest.mark.parametrize("activation", sorted(TORCH_ACTIVATIONS))
@@ -35,7 +19,7 @@ def test_forward_and_gradients_match_torch(activation, widths):
     x = rng.normal(size=(6, widths[0]))
     y = rng.integers(0, widths[-1], size=6)
 
-    net = _torch_copy(model)
+    net = torch_copy(model)
     loss_torch = torch.nn.functional.cross_entropy(net(torch.tensor(x)), torch.tensor(y))
     loss_torch.backward()
     loss, grads = model.loss_and_grads(x, y)
