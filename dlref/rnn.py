@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dlref._checks import as_float_array, check_choice, check_int, check_rng, check_same_shape
+from dlref._checks import as_float_array, check_choice, check_int, check_rng
 from dlref.init import uniform
 from dlref.layers import linear_backward, linear_forward
 

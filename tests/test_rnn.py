@@ -1,6 +1,7 @@
 """dlref.rnn: PyTorch float64 as the oracle, finite differences, truncated BPTT, clipping, errors."""
 
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -127,6 +128,19 @@ def test_long_sequence_with_large_weights_matches_torch(case):
     # Saturated gates and (for ReLU) large states: the regime where a wrong derivative shows most.
     rng = np.random.default_rng(8)
     p = _random_problem(rng, CASES[case][0], 40, 2, 3, 4, scale=1.5 if case != "rnn-relu" else 0.4)
+    _assert_matches_torch(case, p)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_extreme_inputs_give_finite_values_equal_to_torch_without_warnings(case):
+    # |x| up to 1e4 drives every gate into saturation, where exp(-a) overflows for the sigmoid's far tail.
+    rng = np.random.default_rng(9)
+    p = _random_problem(rng, CASES[case][0], 6, 3, 2, 4)
+    p["x"] = p["x"] * 1e4
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        outputs, grads = _ours(case, p)
+    assert all(np.all(np.isfinite(v)) for v in (*outputs.values(), *grads.values()))
     _assert_matches_torch(case, p)
 
 
