@@ -1,8 +1,8 @@
 """The build budget: the whole site, every example executed, built cold; the 10 slowest pages.
 
 Builds into a fresh temporary directory in a fresh process, with `DLREF_PAGE_TIMES` set so that
-hooks/build_guard.py writes each page's time there (its Markdown rendering, which includes executing its
-blocks). Prints the wall time against the budget (60 s on 2 cores) and the slowest pages, with the
+hooks/parallel_exec.py writes each page's time there (its Markdown rendering, which includes executing its
+blocks, in whichever of the build's processes executed them: their sum exceeds the wall time). Prints the wall time against the budget (60 s on 2 cores) and the slowest pages, with the
 machine's load average: on a shared machine the wall time says little without it. Run alone,
 `python bench/bench_build.py [config]` builds another config (a trial one, say).
 """
@@ -42,8 +42,8 @@ def main(config: str = "mkdocs.yml") -> None:
     verdict = "within" if seconds <= BUDGET_SECONDS else "OVER"
     print(f"cold build: {seconds:.1f} s for {len(pages)} pages, {verdict} the budget of "
           f"{BUDGET_SECONDS:.0f} s ({os.cpu_count()} cores, load average {load:.1f} at the start)")
-    print(f"pages' own time (rendering and executing their code): {sum(pages.values()):.1f} s in all; "
-          f"the {min(SLOWEST_SHOWN, len(pages))} slowest:")
+    print(f"pages' own time (rendering and executing their code, summed over the build's processes): "
+          f"{sum(pages.values()):.1f} s in all; the {min(SLOWEST_SHOWN, len(pages))} slowest:")
     for page, page_seconds in sorted(pages.items(), key=lambda item: item[1], reverse=True)[:SLOWEST_SHOWN]:
         print(f"  {page_seconds:6.2f} s  {page}")
 

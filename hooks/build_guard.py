@@ -1,23 +1,18 @@
-"""MkDocs hook: a failed code block fails the build, and the slowest pages are reported.
+"""MkDocs hook: a failed code block fails the build.
 
 markdown-exec only logs a warning when an executed block raises, and `mkdocs build --strict -q` still
 exits 0 then, because `-q` silences warnings before strict mode can count them. This hook listens to
 markdown-exec's logger directly, attributes each failure to the page being rendered and to the line of
 the page where the failing block starts, and aborts the build with all of them listed.
 
-It also times each page's Markdown rendering (which includes executing its blocks) and prints the
-slowest ones; with the environment variable `DLREF_PAGE_TIMES` set to a path, it writes every page's
-time there as JSON for `make bench`.
+Pages are timed by hooks/parallel_exec.py, which decides where their code runs.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
-import sys
-import time
 
 from mkdocs.exceptions import PluginError
 
@@ -25,7 +20,6 @@ from mkdocs.exceptions import PluginError
 for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_name, "1")
 
-_SLOWEST_SHOWN = 5
 _EXEC_LOGGER = "mkdocs.plugins.markdown_exec"
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[^\n]*\bexec=", re.M)
 
@@ -40,7 +34,7 @@ class _FailureRecorder(logging.Handler):
 
 
 _recorder = _FailureRecorder()
-_state: dict = {"page": None, "markdown": "", "start": 0.0, "failures": [], "times": {}}
+_state: dict = {"markdown": "", "failures": []}
 
 
 def _failing_line(markdown: str, message: str) -> int | None:
@@ -77,17 +71,16 @@ def on_startup(command, dirty):  # noqa: ARG001 - MkDocs hook signature
 def on_pre_build(config):  # noqa: ARG001
     on_startup("build", False)  # also when loaded by `mkdocs serve` rebuilds or by tests
     _recorder.records.clear()
-    _state.update(failures=[], times={})
+    _state["failures"] = []
 
 
 def on_page_markdown(markdown, page, config, files):  # noqa: ARG001
-    _state.update(page=page.file.src_uri, markdown=markdown, start=time.perf_counter())
+    _state["markdown"] = markdown
     _recorder.records.clear()
     return markdown
 
 
 def on_page_content(html, page, config, files):  # noqa: ARG001
-    _state["times"][page.file.src_uri] = time.perf_counter() - _state["start"]
     for message in _recorder.records:
         if not message.startswith("markdown_exec: Execution of"):
             continue
@@ -99,14 +92,6 @@ def on_page_content(html, page, config, files):  # noqa: ARG001
 
 
 def on_post_build(config):  # noqa: ARG001
-    times = _state["times"]
-    slowest = sorted(times.items(), key=lambda item: item[1], reverse=True)[:_SLOWEST_SHOWN]
-    total = sum(times.values())
-    print(f"dlref: executed {len(times)} pages in {total:.1f} s; slowest: "
-          + ", ".join(f"{page} {seconds:.2f} s" for page, seconds in slowest), file=sys.stderr)
-    if os.environ.get("DLREF_PAGE_TIMES"):
-        with open(os.environ["DLREF_PAGE_TIMES"], "w", encoding="utf-8") as handle:
-            json.dump(times, handle, indent=1, sort_keys=True)
     if _state["failures"]:
         raise PluginError("executed code failed on {} block(s):\n  {}".format(
             len(_state["failures"]), "\n  ".join(_state["failures"])))

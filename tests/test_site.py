@@ -1,6 +1,8 @@
 """The strict site build: it runs, it shows executed output, it is reproducible, and it cannot lie."""
 
 import filecmp
+import json
+import os
 import re
 import textwrap
 from pathlib import Path
@@ -11,17 +13,19 @@ import pytest
 from dlref import activations as A
 
 ROOT = Path(__file__).resolve().parents[1]
-HOOK = ROOT / "hooks" / "build_guard.py"
+HOOKS = [str(ROOT / "hooks" / name) for name in ("build_guard.py", "parallel_exec.py")]
 
 pytestmark = pytest.mark.site
 
 
 def test_strict_build_succeeds_and_reports_the_slowest_pages(built_site):
     _, result = built_site
-    match = re.search(r"dlref: executed (\d+) pages in [\d.]+ s; slowest: (.+)", result.stderr)
+    match = re.search(r"dlref: rendered (\d+) pages \([\d.]+ s in all, on (\d+) process\(es\)\); slowest: (.+)",
+                      result.stderr)
     assert match, result.stderr
     assert int(match.group(1)) >= 3
-    assert re.search(r"activations\.md [\d.]+ s", match.group(2))
+    assert int(match.group(2)) == min(os.cpu_count(), 4)
+    assert re.search(r"activations\.md [\d.]+ s", match.group(3))
 
 
 def test_activations_page_shows_output_that_only_running_the_code_produces(built_site):
@@ -65,9 +69,10 @@ DURATION = re.compile(r" *\b\d+(?:\.\d+)?(?:e[-+]?\d+)? ?(?:ms|s|µs)\b")
 
 
 def test_two_builds_of_the_same_tree_are_identical_but_for_timings(built_site, mkdocs_build, tmp_path):
+    """The second build is serial: executing the pages on several processes changes nothing."""
     first, _ = built_site
     second = tmp_path / "again"
-    assert mkdocs_build(ROOT / "mkdocs.yml", second).returncode == 0
+    assert mkdocs_build(ROOT / "mkdocs.yml", second, processes=1).returncode == 0
     compared = 0
     for path in first.rglob("*"):
         if path.is_file():
@@ -82,8 +87,10 @@ def test_two_builds_of_the_same_tree_are_identical_but_for_timings(built_site, m
 
 
 def _tiny_project(tmp_path: Path, broken_block: str) -> Path:
+    """Two pages; the first takes a second, so with two processes the worker executes the second."""
     (tmp_path / "docs").mkdir()
-    (tmp_path / "docs" / "index.md").write_text("# Home\n\n```python exec=\"1\"\nprint(1 + 1)\n```\n")
+    (tmp_path / "docs" / "index.md").write_text(
+        "# Home\n\n```python exec=\"1\"\nimport time\ntime.sleep(1)\nprint(1 + 1)\n```\n")
     (tmp_path / "docs" / "broken.md").write_text(broken_block)
     config = tmp_path / "mkdocs.yml"
     config.write_text(textwrap.dedent(f"""\
@@ -92,21 +99,23 @@ def _tiny_project(tmp_path: Path, broken_block: str) -> Path:
         nav: [index.md, broken.md]
         markdown_extensions: [pymdownx.superfences]
         plugins: [markdown-exec]
-        hooks: ["{HOOK}"]
+        hooks: {json.dumps(HOOKS)}
         """))
     return config
 
 
-def test_a_block_that_raises_fails_the_quiet_build_and_names_page_and_line(mkdocs_build, tmp_path):
+@pytest.mark.parametrize("processes", [1, 2])
+def test_a_block_that_raises_fails_the_quiet_build_and_names_page_and_line(mkdocs_build, tmp_path, processes):
     page = "# Broken\n\nSome prose.\n\n```python exec=\"1\"\nx = 1\ny = x / 0\n```\n"
-    result = mkdocs_build(_tiny_project(tmp_path, page), tmp_path / "site")
+    result = mkdocs_build(_tiny_project(tmp_path, page), tmp_path / "site", processes)
     assert result.returncode != 0
     # The fence opens on line 5; the block's second line, page line 7, raises.
     assert "docs/broken.md:7: code block failed: ZeroDivisionError: division by zero" in result.stderr
 
 
-def test_the_same_tiny_project_builds_when_the_block_is_fixed(mkdocs_build, tmp_path):
+@pytest.mark.parametrize("processes", [1, 2])
+def test_the_same_tiny_project_builds_when_the_block_is_fixed(mkdocs_build, tmp_path, processes):
     page = "# Fixed\n\n```python exec=\"1\"\nx = 1\nprint(x / 2)\n```\n"
-    result = mkdocs_build(_tiny_project(tmp_path, page), tmp_path / "site")
+    result = mkdocs_build(_tiny_project(tmp_path, page), tmp_path / "site", processes)
     assert result.returncode == 0, result.stderr
     assert "<p>0.5</p>" in (tmp_path / "site" / "broken" / "index.html").read_text()
