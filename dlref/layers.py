@@ -26,6 +26,19 @@ __all__ = [
 ]
 
 
+def _affine(x: np.ndarray, W: np.ndarray, b: np.ndarray | None) -> np.ndarray:
+    """`x @ W.T + b` on arrays the caller has validated: the arithmetic of `linear_forward`."""
+    y = x @ W.T
+    return y if b is None else y + b
+
+
+def _affine_grads(dy: np.ndarray, x: np.ndarray, W: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """dx, dW, db on arrays the caller has validated: the arithmetic of `linear_backward`."""
+    out_features, in_features = W.shape
+    rows_dy = dy.reshape(-1, out_features)
+    return dy @ W, rows_dy.T @ x.reshape(-1, in_features), rows_dy.sum(axis=0)
+
+
 def _linear_inputs(x, W) -> tuple[np.ndarray, np.ndarray]:
     x = as_float_array(x, "x")
     W = as_float_array(W, "W")
@@ -97,15 +110,13 @@ def linear_forward(x, W, b=None):
      [ 0.5 -3.  -2. ]]
     """
     x, W = _linear_inputs(x, W)
-    y = x @ W.T
-    if b is None:
-        return y
-    b = as_float_array(b, "b")
-    if b.shape != (W.shape[0],):
-        raise ValueError(f"b must have shape (out_features,) = ({W.shape[0]},) to match W of shape "
-                         f"{W.shape}; got {b.shape}. Flatten it with b.reshape(-1), or pass b=None for no "
-                         f"bias.")
-    return y + b
+    if b is not None:
+        b = as_float_array(b, "b")
+        if b.shape != (W.shape[0],):
+            raise ValueError(f"b must have shape (out_features,) = ({W.shape[0]},) to match W of shape "
+                             f"{W.shape}; got {b.shape}. Flatten it with b.reshape(-1), or pass b=None for no "
+                             f"bias.")
+    return _affine(x, W, b)
 
 
 def linear_backward(dy, x, W):
@@ -158,14 +169,11 @@ def linear_backward(dy, x, W):
     """
     x, W = _linear_inputs(x, W)
     dy = as_float_array(dy, "dy")
-    out_features, in_features = W.shape
-    expected = x.shape[:-1] + (out_features,)
+    expected = x.shape[:-1] + (W.shape[0],)
     if dy.shape != expected:
         raise ValueError(f"dy must have the shape of the forward output, x.shape[:-1] + (out_features,) = "
                          f"{expected}; got {dy.shape}. Pass the gradient of linear_forward(x, W, b).")
-    rows_dy = dy.reshape(-1, out_features)
-    rows_x = x.reshape(-1, in_features)
-    return dy @ W, rows_dy.T @ rows_x, rows_dy.sum(axis=0)
+    return _affine_grads(dy, x, W)
 
 
 def dropout_forward(x, p, rng, training=True):

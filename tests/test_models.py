@@ -91,6 +91,29 @@ def test_bad_construction_and_inputs_are_rejected():
         MLP((4, 2), rng=rng).forward(np.ones((3, 5)))
     with pytest.raises(ValueError, match="loss must be one of"):
         MLP((4, 2), rng=rng).loss_and_grads(np.ones((1, 4)), np.array([0]), loss="hinge")
+    model = MLP((4, 2), rng=rng)
+    _, cache = model.forward(np.ones((3, 4)))
+    with pytest.raises(ValueError, match=r"dout must have the shape of the network's output, \(3, 2\); got \(3, 1\)"):
+        model.backward(np.ones((3, 1)), cache)
+
+
+def test_fit_checks_every_target_before_training():
+    """fit checks the data once, up front; a bad label in the last batch fails before any update."""
+    model = MLP((4, 3), rng=np.random.default_rng(0))
+    before = {key: value.copy() for key, value in model.params.items()}
+    labels = np.array([0, 1, 2, 0, 1, 3])  # 3 is not a class of a 3-output network
+    with pytest.raises(ValueError, match=r"targets must be class indices in \[0, C\) = \[0, 3\); got 3 at index 5"):
+        model.fit(np.ones((6, 4)), labels, epochs=1, batch_size=2, rng=np.random.default_rng(1))
+    with pytest.raises(ValueError, match=r"x must not contain NaN"):
+        model.fit(np.full((6, 4), np.nan), labels % 3, epochs=1, batch_size=2, rng=np.random.default_rng(1))
+    assert all(np.array_equal(model.params[key], before[key]) for key in before)
+
+
+def test_float32_model_stays_float32_through_training_on_float64_data():
+    model = MLP((4, 8, 3), rng=np.random.default_rng(0), dtype=np.float32)
+    x = np.random.default_rng(1).normal(size=(20, 4))  # float64
+    model.fit(x, np.arange(20) % 3, epochs=2, batch_size=5, rng=np.random.default_rng(2))
+    assert all(p.dtype == np.float32 for p in model.params.values())
 
 
 def test_input_gradient_matches_finite_differences():

@@ -141,6 +141,25 @@ def test_inputs_are_not_mutated_and_outputs_are_new_arrays(case):
     assert not any(np.shares_memory(a, b) for a in outputs for b in inputs)
 
 
+@pytest.mark.parametrize("case", sorted(OPTIMIZERS))
+def test_trusted_steps_of_a_training_loop_equal_checked_steps(case):
+    """Inside `_trusted_inputs` (dlref's own training loops) a step skips re-checking the dicts it is
+    given, and computes exactly the same update; the first step still checks everything."""
+    step_fn, _, kwargs = OPTIMIZERS[case]
+    rng = np.random.default_rng(2)
+    params = _random_params(rng)
+    grads = [_random_grads(rng, params) for _ in range(5)]
+    checked, trusted, checked_state, trusted_state = params, params, None, None
+    for g in grads:
+        checked, checked_state = step_fn(checked, g, checked_state, **kwargs)
+        with O._trusted_inputs():
+            trusted, trusted_state = step_fn(trusted, g, trusted_state, **kwargs)
+    for key in params:
+        np.testing.assert_array_equal(trusted[key], checked[key])
+    with O._trusted_inputs(), pytest.raises(ValueError, match="must not contain NaN"):
+        step_fn(params, {key: np.full_like(value, np.nan) for key, value in params.items()}, None, **kwargs)
+
+
 def test_sgd_momentum_buffer_does_not_alias_the_first_gradient():
     grads = {"w": np.array([1.0, 2.0])}
     _, state = O.sgd_step({"w": np.zeros(2)}, grads, lr=0.1, momentum=0.9)

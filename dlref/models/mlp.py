@@ -22,9 +22,9 @@ from dlref import activations, losses
 from dlref._checks import as_float_array, check_bool, check_choice, check_int, check_real, check_rng
 from dlref.data import minibatches
 from dlref.init import uniform
-from dlref.layers import (BatchNormCache, batchnorm_backward, batchnorm_forward, dropout_backward,
-                          dropout_forward, linear_backward, linear_forward)
-from dlref.optim import adam_step
+from dlref.layers import (BatchNormCache, _affine, _affine_grads, batchnorm_backward, batchnorm_forward,
+                          dropout_backward, dropout_forward)
+from dlref.optim import _trusted_inputs, adam_step
 
 __all__ = ["MLP", "MLPCache"]
 
@@ -154,14 +154,20 @@ class MLP:
         is `model.eval()`: no dropout, running statistics, nothing updated. Without dropout and batch
         normalisation the two modes compute the same thing.
         """
-        training = check_bool(training, "training")
-        a = as_float_array(x, "x")
-        if a.ndim != 2 or a.shape[1] != self.widths[0]:
+        return self._forward(self._check_inputs(x), check_bool(training, "training"), rng)
+
+    def _check_inputs(self, x) -> np.ndarray:
+        x = as_float_array(x, "x")
+        if x.ndim != 2 or x.shape[1] != self.widths[0]:
             raise ValueError(f"x must have shape (N, {self.widths[0]}) for widths {self.widths}; got "
-                             f"{a.shape}.")
+                             f"{x.shape}.")
+        return x
+
+    def _forward(self, a: np.ndarray, training: bool, rng) -> tuple[np.ndarray, MLPCache]:
+        """`forward` on inputs already checked; the parameters are the model's own, checked when made."""
         inputs, pre_activations, dropout_masks, batchnorm_caches = [], [], [], []
         for layer in range(1, self.n_layers + 1):
-            z = linear_forward(a, self.params[f"W{layer}"], self.params[f"b{layer}"])
+            z = _affine(a, self.params[f"W{layer}"], self.params[f"b{layer}"])
             inputs.append(a)
             hidden = layer < self.n_layers
             if hidden and self.batch_norm:
@@ -184,10 +190,19 @@ class MLP:
         With `return_input_grad=True`, returns `(grads, dx)` where `dx` = dL/d(input), the gradient that
         a network feeding this one needs (a GAN's generator is trained through its discriminator).
         """
+        dout = as_float_array(dout, "dout")
+        expected = cache.pre_activations[-1].shape
+        if dout.shape != expected:
+            raise ValueError(f"dout must have the shape of the network's output, {expected}; got {dout.shape}. "
+                             f"Pass the gradient of the loss with respect to forward's output.")
+        grads, dx = self._backward(dout, cache)
+        return (grads, dx) if return_input_grad else grads
+
+    def _backward(self, dz: np.ndarray, cache: MLPCache) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """`backward` on an upstream gradient already checked: the parameters' gradients and dL/dx."""
         grads: dict[str, np.ndarray] = {}
-        dz = as_float_array(dout, "dout")
         for layer in range(self.n_layers, 0, -1):
-            dx, grads[f"W{layer}"], grads[f"b{layer}"] = linear_backward(
+            dx, grads[f"W{layer}"], grads[f"b{layer}"] = _affine_grads(
                 dz, cache.inputs[layer - 1], self.params[f"W{layer}"])
             if layer > 1:
                 hidden = layer - 2  # index, in the cache, of the hidden layer that produced this input
@@ -197,7 +212,7 @@ class MLP:
                 if cache.batchnorm_caches:
                     dz, grads[f"gamma{layer - 1}"], grads[f"beta{layer - 1}"] = batchnorm_backward(
                         dz, cache.batchnorm_caches[hidden])
-        return (grads, dx) if return_input_grad else grads
+        return grads, dx
 
     def loss_and_grads(self, x, y, loss="cross_entropy", *, rng=None, l1=0.0,
                        l2=0.0) -> tuple[float, dict[str, np.ndarray]]:
@@ -210,11 +225,15 @@ class MLP:
         `sign`) and $\lambda_2 W_l$. `rng` draws the dropout masks; it is needed only with dropout.
         The L2 term equals the optimizers' coupled `weight_decay` applied to the weights alone.
         """
-        loss_fn, loss_backward = _LOSSES[check_choice(loss, "loss", tuple(_LOSSES))]
-        l1 = check_real(l1, "l1", low=0.0)
-        l2 = check_real(l2, "l2", low=0.0)
-        out, cache = self.forward(x, training=True, rng=rng)
-        value, grads = float(loss_fn(out, y)), self.backward(loss_backward(out, y), cache)
+        check_choice(loss, "loss", tuple(_LOSSES))
+        return self._objective(self._check_inputs(x), y, loss, rng, check_real(l1, "l1", low=0.0),
+                               check_real(l2, "l2", low=0.0))
+
+    def _objective(self, x: np.ndarray, y, loss: str, rng, l1: float, l2: float):
+        """`loss_and_grads` on checked inputs and hyperparameters (the loss still checks `y`)."""
+        loss_fn, loss_backward = _LOSSES[loss]
+        out, cache = self._forward(x, True, rng)
+        value, grads = float(loss_fn(out, y)), self._backward(loss_backward(out, y), cache)[0]
         if l1 or l2:
             for layer in range(1, self.n_layers + 1):
                 W = self.params[f"W{layer}"]
@@ -272,6 +291,9 @@ class MLP:
         """
         epochs = check_int(epochs, "epochs", low=0)
         loss_fn = _LOSSES[check_choice(loss, "loss", tuple(_LOSSES))][0]
+        x = self._check_inputs(x)
+        loss_fn(np.zeros((len(x), self.widths[-1]), dtype=x.dtype), y)  # checks every target, once
+        l1, l2 = check_real(l1, "l1", low=0.0), check_real(l2, "l2", low=0.0)
         if patience is not None:
             patience = check_int(patience, "patience", low=1)
             if validation is None:
@@ -284,8 +306,9 @@ class MLP:
         for _ in range(epochs):
             start, batch_losses = time.perf_counter(), []
             for xb, yb in minibatches(x, y, batch_size, rng=rng):
-                value, grads = self.loss_and_grads(xb, yb, loss, rng=rng, l1=l1, l2=l2)
-                self.params, state = optimizer(self.params, grads, state, **kwargs)
+                value, grads = self._objective(xb, yb, loss, rng, l1, l2)
+                with _trusted_inputs():  # the parameters, gradients and state are the ones built here
+                    self.params, state = optimizer(self.params, grads, state, **kwargs)
                 batch_losses.append(value)
             history["seconds"].append(time.perf_counter() - start)
             history["loss"].append(float(np.mean(batch_losses)))
