@@ -1,7 +1,8 @@
 """conv2d forward + backward: dlref (numpy, im2col) against torch on the CPU, one thread each.
 
 Run with `make bench` (or `python bench/bench_conv.py`). Prints, for each layer shape and dtype, the
-best time of several repeats for both libraries and their ratio; the target is a ratio of at most 2.
+best time of several repeats for both libraries, timed in turn, and their ratio; the target is a ratio
+of at most 2.
 """
 
 import os
@@ -10,6 +11,7 @@ import os
 for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_name] = "1"
 
+import math  # noqa: E402
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -25,17 +27,20 @@ REPEATS = 20
 TARGET_RATIO = 2.0
 
 
-def best_seconds(step, repeats=REPEATS) -> float:
-    """Best CPU time of `repeats` calls after one warm-up. CPU time (`time.process_time`) rather than wall
-    time, and the best of several, so that other processes on a shared machine disturb it least; with one
-    thread per library the two are equal on an idle machine."""
-    step()
-    times = []
-    for _ in range(repeats):
-        start = time.process_time()
+def best_seconds(steps, repeats=REPEATS) -> list[float]:
+    """Best CPU time of each step over `repeats` rounds after one warm-up. The steps take turns within each
+    round, so that a change in the load of a shared machine affects them alike. CPU time
+    (`time.process_time`) rather than wall time, and the best of several, so that other processes disturb
+    it least; with one thread per library the two are equal on an idle machine."""
+    for step in steps:
         step()
-        times.append(time.process_time() - start)
-    return min(times)
+    best = [math.inf] * len(steps)
+    for _ in range(repeats):
+        for k, step in enumerate(steps):
+            start = time.process_time()
+            step()
+            best[k] = min(best[k], time.process_time() - start)
+    return best
 
 
 def main() -> None:
@@ -61,8 +66,7 @@ def main() -> None:
                 y = torch.nn.functional.conv2d(xt, Wt, bt, padding=1)
                 torch.autograd.grad(y, (xt, Wt, bt), dyt)
 
-            ours = best_seconds(dlref_step)
-            theirs = best_seconds(torch_step)
+            ours, theirs = best_seconds([dlref_step, torch_step])
             ratios.append(ours / theirs)
             layer = f"{C_in}->{C_out}, {size}x{size}"
             print(f"{layer:<22}{np.dtype(dtype).name:<9}{ours * 1e3:>7.2f} ms{theirs * 1e3:>7.2f} ms"

@@ -6,12 +6,16 @@ Like every deep-learning framework, "convolution" here means cross-correlation: 
 flipped. Kernels, strides and paddings may differ between height and width: each is an int or a pair
 `(height, width)`.
 
-The convolution runs as im2col plus matrix products: a strided view of the padded input
-(`numpy.lib.stride_tricks.sliding_window_view`) is copied once into a matrix of patches per image, and
-each image's output is the weight matrix times its patch matrix. No Python loop runs over pixels; the
-backward passes loop only over the $k_h k_w$ offsets inside the kernel. Pooling reads the same
-windows. [`conv2d_fft`][dlref.conv.conv2d_fft] computes the convolution through the convolution
-theorem instead.
+The convolution runs as im2col plus matrix products: the input under the kernel at every output position
+is copied into a matrix of patches per image, and each image's output is the weight matrix times its
+patch matrix. Images go a few at a time, so that a group's patches are still in the processor's cache
+when the product reads them, and the backward pass rebuilds them from the input instead of keeping
+them. No Python loop runs over pixels, only over the groups and the $k_h k_w$ offsets inside the
+kernel. For a stride-1 convolution that keeps the width (a "same" convolution, the usual layer of a
+CNN), each offset's patches are one shifted slice of the image with its rows laid end to end; other
+convolutions copy a strided view of the padded input (`numpy.lib.stride_tricks.sliding_window_view`),
+which pooling reads too. [`conv2d_fft`][dlref.conv.conv2d_fft] computes the convolution through the
+convolution theorem instead.
 """
 
 from __future__ import annotations
@@ -67,6 +71,13 @@ def _output_size(size: int, kernel: int, stride: int, padding: int, axis: str) -
     return (span - kernel) // stride + 1
 
 
+def _output_shape(size: tuple[int, int], kernel: tuple[int, int], stride: tuple[int, int],
+                  padding: tuple[int, int]) -> tuple[int, int]:
+    """`conv2d_output_shape` of arguments already validated as pairs of ints (height, width)."""
+    return (_output_size(size[0], kernel[0], stride[0], padding[0], "height"),
+            _output_size(size[1], kernel[1], stride[1], padding[1], "width"))
+
+
 def conv2d_output_shape(input_size, kernel_size, stride=1, padding=0) -> tuple[int, int]:
     r"""Height and width of the output of a convolution or pooling layer.
 
@@ -112,7 +123,7 @@ def conv2d_output_shape(input_size, kernel_size, stride=1, padding=0) -> tuple[i
     kh, kw = _pair(kernel_size, "kernel_size", 1)
     sh, sw = _pair(stride, "stride", 1)
     ph, pw = _pair(padding, "padding", 0)
-    return _output_size(H, kh, sh, ph, "height"), _output_size(W, kw, sw, pw, "width")
+    return _output_shape((H, W), (kh, kw), (sh, sw), (ph, pw))
 
 
 def _windows(x_padded: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int]) -> np.ndarray:
@@ -123,23 +134,26 @@ def _windows(x_padded: np.ndarray, kernel: tuple[int, int], stride: tuple[int, i
     return windows.transpose(0, 1, 4, 5, 2, 3)
 
 
-def _windows_backward(d_windows: np.ndarray, padded_shape: tuple[int, ...],
-                      stride: tuple[int, int]) -> np.ndarray:
-    """Adjoint of `_windows`: add the gradient of every window entry back onto the pixel it was read
-    from, a pixel covered by several windows receiving the sum. Loops over the kh * kw kernel offsets
-    only; each offset moves a whole (N, C, H_out, W_out) block at once."""
+def _windows_backward(d_windows: np.ndarray, stride: tuple[int, int], out: np.ndarray) -> np.ndarray:
+    """Adjoint of `_windows`, written into `out` (the padded input's shape): add the gradient of every
+    window entry back onto the pixel it was read from, a pixel covered by several windows receiving the
+    sum. Each of the kh * kw kernel offsets copies its whole (N, C, H_out, W_out) block onto a zero canvas
+    of its own, where no two entries meet, and the canvases are summed: numpy copies into strided slices
+    and adds whole arrays several times faster than it adds into the strided slices of one canvas."""
     n, c, kh, kw, H_out, W_out = d_windows.shape
     sh, sw = stride
-    dx = np.zeros(padded_shape, dtype=d_windows.dtype)
     if (sh, sw) == (kh, kw):
         # Windows that tile the input (the usual pooling) do not overlap: the sum is a rearrangement.
+        out[...] = 0
         tiles = d_windows.transpose(0, 1, 4, 2, 5, 3).reshape(n, c, H_out * kh, W_out * kw)
-        dx[:, :, :H_out * kh, :W_out * kw] = tiles
-        return dx
+        out[:, :, :H_out * kh, :W_out * kw] = tiles
+        return out
+    canvases = np.zeros((kh, kw, *out.shape), dtype=d_windows.dtype)
     for i in range(kh):
         for j in range(kw):
-            dx[:, :, i:i + sh * (H_out - 1) + 1:sh, j:j + sw * (W_out - 1) + 1:sw] += d_windows[:, :, i, j]
-    return dx
+            rows, columns = slice(i, i + sh * (H_out - 1) + 1, sh), slice(j, j + sw * (W_out - 1) + 1, sw)
+            canvases[i, j, :, :, rows, columns] = d_windows[:, :, i, j]
+    return np.sum(canvases.reshape(kh * kw, *out.shape), axis=0, out=out)
 
 
 def _pad(x: np.ndarray, padding: tuple[int, int]) -> np.ndarray:
@@ -156,6 +170,112 @@ def _pad(x: np.ndarray, padding: tuple[int, int]) -> np.ndarray:
 def _unpad(x: np.ndarray, padding: tuple[int, int]) -> np.ndarray:
     ph, pw = padding
     return x[:, :, ph:x.shape[2] - ph, pw:x.shape[3] - pw]
+
+
+def _keeps_width(kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int]) -> bool:
+    """Stride 1 and kw = 2 pw + 1: the output is as wide as the input, the case of `_shifted_patches`."""
+    return stride == (1, 1) and kernel[1] == 2 * padding[1] + 1
+
+
+def _flat_length(height: int, width: int, padding: tuple[int, int]) -> int:
+    """Length of an image's rows laid end to end, with ph zero rows above and below and pw zeros at
+    either end."""
+    return (height + 2 * padding[0]) * width + 2 * padding[1]
+
+
+def _zero_wrapped_columns(patches: np.ndarray, pw: int) -> None:
+    """Zero, in place, the entries of (N, C, kh, kw, H_out, W) patches that `_shifted_patches` read from the
+    neighbouring row where the column padding should be: the first pw - j or the last j - pw output
+    columns of kernel column j."""
+    kw, width = patches.shape[3], patches.shape[5]
+    for j in range(kw):
+        if j < pw:
+            patches[:, :, :, j, :, :pw - j] = 0
+        elif j > pw:
+            patches[:, :, :, j, :, max(width - (j - pw), 0):] = 0
+
+
+def _shifted_patches(x: np.ndarray, kernel: tuple[int, int], padding: tuple[int, int]) -> np.ndarray:
+    """Patches (N, C, kh, kw, H_out, W) of a stride-1 convolution with kw = 2 pw + 1.
+
+    With each image's rows laid end to end (after ph zero rows and pw zeros), output position (h, w) reads
+    the entry h W + w + i W + j at kernel offset (i, j): an offset's patches over all positions are one
+    contiguous slice, a single copy with long runs instead of one short run per output row. Where
+    w + j - pw falls outside the row, the slice reads the end of the neighbouring row instead of the column
+    padding; `_zero_wrapped_columns` sets those entries to zero.
+    """
+    n, c, height, width = x.shape
+    kh, kw = kernel
+    size = (height + 2 * padding[0] - kh + 1) * width
+    flat = np.zeros((n, c, _flat_length(height, width, padding)), dtype=x.dtype)
+    start = padding[0] * width + padding[1]
+    flat[:, :, start:start + height * width] = x.reshape(n, c, -1)
+    patches = np.empty((n, c, kh, kw, size), dtype=x.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            patches[:, :, i, j] = flat[:, :, i * width + j:i * width + j + size]
+    patches = patches.reshape(n, c, kh, kw, -1, width)
+    _zero_wrapped_columns(patches, padding[1])
+    return patches
+
+
+def _patches(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
+             padding: tuple[int, int]) -> np.ndarray:
+    """im2col: the patch matrices (N, C kh kw, H_out W_out) of a group of images. Column h W_out + w of
+    image n holds the padded input under the kernel at output position (h, w), its rows in the order
+    (c, i, j) of W.reshape(C_out, -1)."""
+    n, c = x.shape[:2]
+    if _keeps_width(kernel, stride, padding):
+        patches = _shifted_patches(x, kernel, padding)
+    else:
+        patches = _windows(_pad(x, padding), kernel, stride)
+    return patches.reshape(n, c * kernel[0] * kernel[1], -1)
+
+
+def _input_gradient(W_matrix: np.ndarray, G: np.ndarray, input_shape: tuple[int, ...],
+                    output_shape: tuple[int, int], kernel: tuple[int, int], stride: tuple[int, int],
+                    padding: tuple[int, int]) -> np.ndarray:
+    """dL/dx, shape `input_shape` (N, C, H, W), of a group of images with output gradients G
+    (N, C_out, H_out W_out): the patch gradients W^T G_n added back onto the pixels they were read from
+    (col2im, the adjoint of `_patches`)."""
+    n, c, height, width = input_shape
+    kh, kw = kernel
+    if not _keeps_width(kernel, stride, padding):
+        d_patches = np.matmul(W_matrix.T, G).reshape(n, c, kh, kw, *output_shape)
+        padded = np.empty((n, c, height + 2 * padding[0], width + 2 * padding[1]), dtype=d_patches.dtype)
+        return _unpad(_windows_backward(d_patches, stride, out=padded), padding)
+    # The adjoint of `_shifted_patches`: the gradient at kernel offset (i, j) goes back onto the flattened
+    # image i W + j further on. Each row of patch gradients is followed by zeros up to the flattened image's
+    # length, so that the rows of all images and channels, shifted together, are one slice of a single
+    # flat canvas: the zeros that spill into the next image or channel add nothing.
+    size, length = G.shape[-1], _flat_length(height, width, padding)
+    rows = np.empty((n, c, kh, kw, length), dtype=np.result_type(W_matrix, G))
+    rows[..., size:] = 0
+    np.matmul(W_matrix.T, G, out=rows.reshape(n, c * kh * kw, length)[:, :, :size])
+    _zero_wrapped_columns(rows[..., :size].reshape(n, c, kh, kw, -1, width), padding[1])
+    flat = np.zeros(n * c * length + length - size, dtype=rows.dtype)  # the last shift is length - size
+    for i in range(kh):
+        for j in range(kw):
+            shifted = flat[i * width + j:i * width + j + n * c * length].reshape(n, c, length)
+            shifted += rows[:, :, i, j]  # into a contiguous slice, numpy's fast way to add in place
+    start = padding[0] * width + padding[1]
+    images = flat[:n * c * length].reshape(n, c, length)
+    return images[:, :, start:start + height * width].reshape(n, c, height, width)
+
+
+# Images are processed in groups whose patch matrices and col2im canvases take about this many bytes:
+# small enough to stay in a core's L2 cache from the copy that writes them to the product that reads them.
+_GROUP_BYTES = 1 << 20
+
+
+def _image_groups(x: np.ndarray, kernel: tuple[int, int], padding: tuple[int, int]) -> list[slice]:
+    """Slices of the batch axis of `x`, one per group of images."""
+    n, c, height, width = x.shape
+    # The largest temporaries, the patch gradients and the col2im canvases, take at most kh kw times the
+    # padded input's size.
+    per_image = kernel[0] * kernel[1] * c * (height + 2 * padding[0]) * (width + 2 * padding[1]) * x.itemsize
+    size = max(1, _GROUP_BYTES // per_image)
+    return [slice(start, start + size) for start in range(0, n, size)]
 
 
 def _check_dy(dy, expected: tuple[int, ...], forward: str) -> np.ndarray:
@@ -180,15 +300,26 @@ def _check_cache(cache, cls: type, forward: str) -> None:
 class Conv2dCache:
     """What [`conv2d_backward`][dlref.conv.conv2d_backward] needs from the forward pass.
 
-    `patches` is the im2col matrix, shape `(N, C_in * kh * kw, H_out * W_out)`: column `h * W_out + w`
-    of image `n` holds the padded input under the kernel at output position `(h, w)`.
+    `x` is the input itself, not a copy, so changing it in place before the backward pass changes the
+    gradients. As in torch, the cache keeps the input rather than its patch matrices, which are
+    $k_h k_w$ times larger: the backward pass rebuilds them, a few images at a time.
     """
 
-    patches: np.ndarray
+    x: np.ndarray
     W: np.ndarray
-    padded_shape: tuple[int, int, int, int]
     stride: tuple[int, int]
     padding: tuple[int, int]
+
+
+def _weight_gradient(G: np.ndarray, patches: np.ndarray) -> np.ndarray:
+    """The sum over images of G_n X_n^T, shape (C_out, C_in kh kw), for a group's gradients G
+    (N, C_out, P) and patches X (N, C_in kh kw, P)."""
+    n, C_out, P = G.shape
+    if P >= C_out:
+        return np.matmul(patches, G.transpose(0, 2, 1)).sum(axis=0).T
+    # With few output positions (late layers of small images), one product per image would build an
+    # (N, C_in kh kw, C_out) array to sum away; one product over all images and positions is cheaper.
+    return G.transpose(1, 0, 2).reshape(C_out, -1) @ patches.transpose(1, 0, 2).reshape(-1, n * P).T
 
 
 def _conv_inputs(x, W, b, stride, padding):
@@ -252,7 +383,7 @@ def conv2d_forward(x, W, b=None, stride=1, padding=0):
     Notes
     -----
     **Forward (im2col).** Gathering the $C_\text{in} k_h k_w$ inputs under the kernel at each of the
-    $P = H_\text{out} W_\text{out}$ positions into the columns of a matrix $X_n$ (the `patches`), the
+    $P = H_\text{out} W_\text{out}$ positions into the columns of a matrix $X_n$ (the patches), the
     sum above is one matrix product per image, $Y_n = \mathbf{W} X_n + b$, with $\mathbf{W}$ the weight
     reshaped to $(C_\text{out}, C_\text{in} k_h k_w)$.
 
@@ -293,16 +424,17 @@ def conv2d_forward(x, W, b=None, stride=1, padding=0):
      [ 0. 13. 15.]]
     """
     x, W, b, stride, padding = _conv_inputs(x, W, b, stride, padding)
-    C_out, C_in, kh, kw = W.shape
+    C_out, _, kh, kw = W.shape
     H_out, W_out = conv2d_output_shape(x.shape[2:], (kh, kw), stride, padding)
-    x_padded = _pad(x, padding)
     n = x.shape[0]
-    patches = _windows(x_padded, (kh, kw), stride).reshape(n, C_in * kh * kw, H_out * W_out)
-    y = np.matmul(W.reshape(C_out, -1), patches)
-    if b is not None:
-        y = y.astype(np.result_type(y, b), copy=False)
-        y += b[:, None]  # in place: a second output-sized array costs as much as the addition
-    cache = Conv2dCache(patches=patches, W=W, padded_shape=x_padded.shape, stride=stride, padding=padding)
+    W_matrix = W.reshape(C_out, -1)
+    dtype = np.result_type(x, W) if b is None else np.result_type(x, W, b)
+    y = np.empty((n, C_out, H_out * W_out), dtype=dtype)
+    for group in _image_groups(x, (kh, kw), padding):
+        np.matmul(W_matrix, _patches(x[group], (kh, kw), stride, padding), out=y[group])
+        if b is not None:
+            y[group] += b[:, None]  # while the group's output is still in the cache
+    cache = Conv2dCache(x=x, W=W, stride=stride, padding=padding)
     return y.reshape(n, C_out, H_out, W_out), cache
 
 
@@ -350,23 +482,21 @@ def conv2d_backward(dy, cache: Conv2dCache):
      [20. 24.]] [4.]
     """
     _check_cache(cache, Conv2dCache, "conv2d_forward")
-    n, _, P = cache.patches.shape
-    W = cache.W
-    C_out, C_in, kh, kw = W.shape
-    H_out, W_out = conv2d_output_shape(cache.padded_shape[2:], (kh, kw), cache.stride)
+    x, W, stride, padding = cache.x, cache.W, cache.stride, cache.padding
+    C_out, _, kh, kw = W.shape
+    n = x.shape[0]
+    H_out, W_out = _output_shape(x.shape[2:], (kh, kw), stride, padding)
     dy = _check_dy(dy, (n, C_out, H_out, W_out), "conv2d_forward")
-    G = dy.reshape(n, C_out, P)
-    if P >= C_out:
-        dW = np.matmul(G, cache.patches.transpose(0, 2, 1)).sum(axis=0)
-    else:
-        # With few output positions (late layers of small images), one product per image would build an
-        # (N, C_out, C_in kh kw) array to sum away; one product over all images and positions is cheaper.
-        dW = G.transpose(1, 0, 2).reshape(C_out, -1) @ cache.patches.transpose(1, 0, 2).reshape(-1, n * P).T
-    dW = dW.reshape(W.shape)
-    db = dy.sum(axis=(0, 2, 3))
-    d_patches = np.matmul(W.reshape(C_out, -1).T, G).reshape(n, C_in, kh, kw, H_out, W_out)
-    dx = _unpad(_windows_backward(d_patches, cache.padded_shape, cache.stride), cache.padding)
-    return dx, dW, db
+    G = dy.reshape(n, C_out, H_out * W_out)
+    W_matrix = W.reshape(C_out, -1)
+    dW = np.zeros(W_matrix.shape, dtype=np.result_type(x, dy))
+    dx = np.empty(x.shape, dtype=np.result_type(W, dy))
+    for group in _image_groups(x, (kh, kw), padding):
+        dW += _weight_gradient(G[group], _patches(x[group], (kh, kw), stride, padding))
+        dx[group] = _input_gradient(W_matrix, G[group], dx[group].shape, (H_out, W_out), (kh, kw), stride,
+                                    padding)
+    db = dy.sum(axis=0).sum(axis=(1, 2))  # the batch axis first: a sum of whole contiguous arrays
+    return dx, dW.reshape(W.shape), db
 
 
 def conv2d_fft(x, W, b=None, padding=0):
@@ -558,7 +688,8 @@ def max_pool2d_backward(dy, cache: MaxPool2dCache):
     kh, kw = cache.kernel_size
     is_max = cache.argmax[:, :, None] == np.arange(kh * kw)[:, None, None]
     d_windows = np.where(is_max, dy[:, :, None], 0).astype(dy.dtype, copy=False)
-    return _windows_backward(d_windows.reshape(n, c, kh, kw, H_out, W_out), cache.input_shape, cache.stride)
+    return _windows_backward(d_windows.reshape(n, c, kh, kw, H_out, W_out), cache.stride,
+                             out=np.empty(cache.input_shape, dtype=d_windows.dtype))
 
 
 @dataclass(frozen=True)
@@ -650,8 +781,8 @@ def avg_pool2d_backward(dy, cache: AvgPool2dCache):
     _check_cache(cache, AvgPool2dCache, "avg_pool2d_forward")
     n, c = cache.input_shape[:2]
     kh, kw = cache.kernel_size
-    H_out, W_out = conv2d_output_shape(cache.input_shape[2:], cache.kernel_size, cache.stride)
+    H_out, W_out = _output_shape(cache.input_shape[2:], cache.kernel_size, cache.stride, (0, 0))
     dy = _check_dy(dy, (n, c, H_out, W_out), "avg_pool2d_forward")
     share = (dy / (kh * kw)).astype(dy.dtype, copy=False)
     d_windows = np.broadcast_to(share[:, :, None, None], (n, c, kh, kw, H_out, W_out))
-    return _windows_backward(d_windows, cache.input_shape, cache.stride)
+    return _windows_backward(d_windows, cache.stride, out=np.empty(cache.input_shape, dtype=d_windows.dtype))

@@ -119,6 +119,33 @@ def test_gradcheck_catches_a_conv_backward_that_ignores_overlapping_windows():
     assert relative_error(one_window_only, numeric_dx) > 0.1
 
 
+@pytest.mark.parametrize("width", [1, 2, 5])
+def test_width_keeping_convolution_matches_torch_when_the_padding_is_wider_than_the_input(width):
+    # Stride 1 with kw = 2 pw + 1 reads each kernel offset as one slice of the image's rows laid end to end;
+    # with pw = 3 >= the width, the entries that stand for column padding reach beyond the neighbouring row.
+    rng = np.random.default_rng(14 + width)
+    x, W, b, dy = _conv_problem(rng, 3, 2, 3, (4, width), (2, 7), 1, (2, 3))
+    y_t, dx_t, dW_t, db_t = _torch_conv(x, W, b, dy, 1, (2, 3))
+    y, cache = conv.conv2d_forward(x, W, b, padding=(2, 3))
+    np.testing.assert_allclose(y, y_t, rtol=TOL, atol=TOL)
+    for ours, theirs in zip(conv.conv2d_backward(dy, cache), (dx_t, dW_t, db_t), strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=TOL, atol=TOL)
+
+
+@pytest.mark.parametrize("stride, padding", [(1, 1), (2, 1)])
+def test_conv2d_matches_torch_when_every_image_is_its_own_group(monkeypatch, stride, padding):
+    # The images go through im2col and col2im in groups sized to the cache; one image per group (the
+    # smallest budget) must give the same results as torch, for the width-keeping and the general path.
+    monkeypatch.setattr(conv, "_GROUP_BYTES", 1)
+    rng = np.random.default_rng(15)
+    x, W, b, dy = _conv_problem(rng, 5, 3, 4, (6, 7), 3, stride, padding)
+    y_t, dx_t, dW_t, db_t = _torch_conv(x, W, b, dy, stride, padding)
+    y, cache = conv.conv2d_forward(x, W, b, stride=stride, padding=padding)
+    np.testing.assert_allclose(y, y_t, rtol=TOL, atol=TOL)
+    for ours, theirs in zip(conv.conv2d_backward(dy, cache), (dx_t, dW_t, db_t), strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=TOL, atol=TOL)
+
+
 @pytest.mark.parametrize("padding", [0, (1, 2)])
 def test_conv2d_fft_equals_direct_convolution_and_torch(padding):
     rng = np.random.default_rng(13)
