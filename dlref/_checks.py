@@ -6,6 +6,7 @@ and how to fix it, so that a caller never meets a bare numpy broadcasting error 
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -67,10 +68,11 @@ def check_axis(axis, ndim: int, name: str = "axis") -> int:
 def check_real(value, name: str, *, low: float = -np.inf, high: float = np.inf,
                low_inclusive: bool = True) -> float:
     """Return a finite real hyperparameter as a float, or raise if it is not one or is out of range."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+    # `type(...) is float` first: training loops check their hyperparameters at every step.
+    if type(value) is not float and (isinstance(value, bool) or not isinstance(value, numbers.Real)):
         raise TypeError(f"{name} must be a real number; got {value!r} of type {type(value).__name__}.")
     value = float(value)
-    if not np.isfinite(value):
+    if not math.isfinite(value):
         raise ValueError(f"{name} must be finite; got {value}.")
     too_low = value < low if low_inclusive else value <= low
     if too_low or value > high:

@@ -15,7 +15,11 @@ import html
 import io
 import re
 
-__all__ = ["COLORS", "figure_html", "figure_svg", "subplots"]
+import numpy as np
+
+from dlref._checks import as_float_array, check_shape
+
+__all__ = ["COLORS", "figure_html", "figure_svg", "image_rows", "subplots"]
 
 COLORS = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#8C8C8C")
 """Line colours readable on the light and the dark palette: Okabe-Ito's colour-blind-safe set without
@@ -138,3 +142,47 @@ def figure_html(fig, caption: str, *, alt: str | None = None) -> str:
     svg = svg.replace("<svg ", f'<svg role="img" aria-label="{label}" ', 1)
     return (f'<figure class="dlref-figure">{svg}'
             f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+
+
+def image_rows(ax, rows, *, image_shape=(8, 8), cmap="gray_r", vmin=0.0, vmax=1.0):
+    """Draw rows of small images (digits, reconstructions, samples) on one axes, each row labelled.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+        Where to draw; its ticks and grid are replaced by the row labels.
+    rows : dict of str to array_like, each of shape (n, height * width)
+        One row of `n` flattened images per label, top to bottom; every row holds the same `n`.
+    image_shape : tuple of int, default (8, 8)
+        `(height, width)` of one image.
+    cmap, vmin, vmax
+        Passed to `imshow`; the defaults show pixel intensities in $[0, 1]$, dark on light.
+
+    Returns
+    -------
+    matplotlib.image.AxesImage
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> fig, ax = subplots()
+    >>> image = image_rows(ax, {"zeros": np.zeros((3, 4)), "ones": np.ones((3, 4))}, image_shape=(2, 2))
+    >>> image.get_array().shape  # 2 rows of 3 images of 2x2, a blank pixel around each
+    (8, 12)
+    """
+    height, width = check_shape(tuple(image_shape), "image_shape")
+    if not isinstance(rows, dict) or not rows:
+        raise TypeError(f"rows must be a non-empty dict of label -> images; got {type(rows).__name__}.")
+    arrays = [as_float_array(images, f"rows[{label!r}]") for label, images in rows.items()]
+    if any(a.ndim != 2 or a.shape[1] != height * width or len(a) != len(arrays[0]) for a in arrays):
+        raise ValueError(f"every row must have shape (n, {height * width}) with the same n, flattened images of "
+                         f"shape {(height, width)}; got {[a.shape for a in arrays]}.")
+    n = len(arrays[0])
+    images = np.stack(arrays).reshape(len(arrays), n, height, width)
+    tiles = np.pad(images, ((0, 0), (0, 0), (1, 1), (1, 1)))  # a blank pixel around every image
+    grid = tiles.transpose(0, 2, 1, 3).reshape(len(arrays) * (height + 2), n * (width + 2))
+    image = ax.imshow(grid, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks(np.arange(len(arrays)) * (height + 2) + (height + 1) / 2, list(rows))
+    ax.grid(False)
+    return image

@@ -44,8 +44,9 @@ _MAX_PROCESSES = 4
 _SLOWEST_SHOWN = 5
 _POLL_SECONDS = 0.02
 # What the pages import, loaded once before forking so that the workers share it instead of each paying
-# for the import again (about 4 s of CPU per process).
-_PRELOADED = ("matplotlib.figure", "sklearn.datasets", "torch")
+# for the import again (about 6 s of CPU per process). torch._dynamo is what the first torch optimizer
+# of a process imports.
+_PRELOADED = ("matplotlib.figure", "sklearn.datasets", "sklearn.linear_model", "torch", "torch._dynamo")
 _EXECUTED_FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})[^\n]*\bexec=", re.M)
 _run_python = markdown_exec_python._run_python  # markdown-exec's own runner: executes one block
 

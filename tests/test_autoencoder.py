@@ -8,9 +8,10 @@ from scipy.linalg import subspace_angles
 from sklearn.decomposition import PCA
 from sklearn.metrics import roc_auc_score
 
-from dlref.data import load_digits
+from dlref.data import load_digits, minibatches
 from dlref.gradcheck import numerical_gradients, relative_error
 from dlref.models.autoencoder import Autoencoder, DenoisingAutoencoder, roc_auc
+from dlref.optim import adam_step
 
 
 @pytest.fixture(scope="module")
@@ -132,6 +133,22 @@ def test_roc_auc_equals_sklearn_with_and_without_ties(seed):
     assert roc_auc(-scores, labels) == pytest.approx(1 - roc_auc(scores, labels), abs=1e-12)
 
 
+def test_fit_is_the_loop_of_public_loss_and_optimizer_steps():
+    # fit runs the network's unchecked kernels and trusted Adam steps; they must compute what the public
+    # calls do, corruption included
+    x = np.random.default_rng(5).random((21, 6))
+    fitted, by_hand = (DenoisingAutoencoder((6, 4, 2), "tanh", rng=np.random.default_rng(0), noise_level=0.2)
+                       for _ in range(2))
+    fitted.fit(x, epochs=3, batch_size=8, rng=np.random.default_rng(1), optimizer_kwargs={"lr": 0.05})
+    rng, state = np.random.default_rng(1), None
+    for _ in range(3):
+        for batch, _ in minibatches(x, np.arange(len(x)), 8, rng=rng):
+            _, grads = by_hand.loss_and_grads(by_hand.corrupt(batch, rng), batch)
+            by_hand.network.params, state = adam_step(by_hand.network.params, grads, state, lr=0.05)
+    for name, value in fitted.network.params.items():
+        np.testing.assert_array_equal(value, by_hand.network.params[name], err_msg=name)
+
+
 def test_float32_is_kept():
     x = np.random.default_rng(0).random((8, 5)).astype(np.float32)
     ae = DenoisingAutoencoder((5, 2), rng=np.random.default_rng(1), dtype=np.float32, noise="gaussian",
@@ -154,6 +171,10 @@ def test_bad_inputs_are_rejected_with_clear_messages():
         DenoisingAutoencoder((4, 2), rng=rng, noise_level=1.0)
     with pytest.raises(ValueError, match=r"x must have shape \(N, 4\)"):
         Autoencoder((4, 2), rng=rng).reconstruct(np.zeros((3, 5)))
+    with pytest.raises(ValueError, match=r"x must have shape \(N, 4\)"):
+        Autoencoder((4, 2), rng=rng).fit(np.zeros((3, 5)), epochs=1, batch_size=2, rng=rng)
+    with pytest.raises(ValueError, match="x must not contain NaN or infinite values"):
+        DenoisingAutoencoder((4, 2), rng=rng).corrupt(np.full((1, 4), np.inf), rng)
     with pytest.raises(ValueError, match="labels must contain both classes; got 0 positive and 3 negative"):
         roc_auc([0.1, 0.2, 0.3], [0, 0, 0])
     with pytest.raises(ValueError, match="labels must be 0 or 1"):

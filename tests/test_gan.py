@@ -7,33 +7,8 @@ import torch
 from dlref.data import ring_centres, ring_of_gaussians
 from dlref.models import MLP
 from dlref.models.gan import GAN, gan_step, mode_coverage
+from tests.torch_gan import torch_gan_step, torch_params
 from tests.torch_mlp import torch_copy
-
-
-def _torch_params(net: torch.nn.Sequential) -> dict[str, np.ndarray]:
-    linears = [m for m in net if isinstance(m, torch.nn.Linear)]
-    params = {}
-    for layer, linear in enumerate(linears, start=1):
-        params[f"W{layer}"] = linear.weight.detach().numpy()
-        params[f"b{layer}"] = linear.bias.detach().numpy()
-    return params
-
-
-def _torch_gan_step(G, D, opt_g, opt_d, x_real, z):
-    """The textbook PyTorch GAN step (as in the DCGAN tutorial), with the non-saturating generator loss."""
-    bce = torch.nn.functional.binary_cross_entropy_with_logits
-    fake = G(z)
-    opt_d.zero_grad()
-    real_logits, fake_logits = D(x_real), D(fake.detach())
-    loss_d = bce(real_logits, torch.ones_like(real_logits)) + bce(fake_logits, torch.zeros_like(fake_logits))
-    loss_d.backward()
-    opt_d.step()
-    opt_g.zero_grad()
-    fake_logits = D(fake)
-    loss_g = bce(fake_logits, torch.ones_like(fake_logits))
-    loss_g.backward()
-    opt_g.step()
-    return loss_d.item(), loss_g.item()
 
 
 @pytest.mark.parametrize("activation, kwargs", [("relu", {}), ("leaky_relu", {"negative_slope": 0.2}),
@@ -50,12 +25,12 @@ def test_training_steps_match_torch(activation, kwargs):
     for _ in range(3):  # the first step, and two more that read the Adam states
         x_real, z = rng.normal(size=(11, 2)), rng.normal(size=(9, 3))  # batches of different sizes
         step = gan_step(G, D, x_real, z, g_state, d_state, **lrs, betas=betas)
-        loss_d, loss_g = _torch_gan_step(G_t, D_t, opt_g, opt_d, torch.tensor(x_real), torch.tensor(z))
+        loss_d, loss_g = torch_gan_step(G_t, D_t, opt_g, opt_d, torch.tensor(x_real), torch.tensor(z))
 
         np.testing.assert_allclose(step.discriminator_loss, loss_d, rtol=1e-8, atol=1e-8)
         np.testing.assert_allclose(step.generator_loss, loss_g, rtol=1e-8, atol=1e-8)
-        for ours, theirs in ((step.generator_params, _torch_params(G_t)),
-                             (step.discriminator_params, _torch_params(D_t))):
+        for ours, theirs in ((step.generator_params, torch_params(G_t)),
+                             (step.discriminator_params, torch_params(D_t))):
             assert ours.keys() == theirs.keys()
             for key in ours:
                 np.testing.assert_allclose(ours[key], theirs[key], rtol=1e-8, atol=1e-8, err_msg=key)
@@ -99,6 +74,23 @@ def test_fit_continues_where_it_stopped():
     assert runs[1].discriminator_state["step"] == 6
 
 
+def test_fit_is_the_loop_of_public_gan_steps():
+    # fit runs unchecked kernels and trusted Adam steps; they must compute what gan_step does
+    gan = GAN(2, 2, (8,), (8,), rng=np.random.default_rng(9))
+    G, D = (MLP(model.widths, rng=np.random.default_rng(0)) for model in (gan.generator, gan.discriminator))
+    G.params, D.params = dict(gan.generator.params), dict(gan.discriminator.params)
+    gan.fit(ring_of_gaussians, steps=3, batch_size=16, rng=np.random.default_rng(10), generator_lr=1e-2)
+    rng, g_state, d_state = np.random.default_rng(10), None, None
+    for _ in range(3):  # the draws fit makes: a batch of data, then the noise
+        x_real = ring_of_gaussians(16, rng)
+        step = gan_step(G, D, x_real, rng.standard_normal((16, 2)), g_state, d_state, generator_lr=1e-2)
+        G.params, D.params = step.generator_params, step.discriminator_params
+        g_state, d_state = step.generator_state, step.discriminator_state
+    for ours, expected in ((gan.generator, G), (gan.discriminator, D)):
+        for key, value in ours.params.items():
+            np.testing.assert_array_equal(value, expected.params[key], err_msg=key)
+
+
 def test_mode_coverage_counts_by_hand():
     centres = ring_centres(8, 2.0)
     samples = np.concatenate([
@@ -130,8 +122,8 @@ def test_a_discriminator_as_small_as_the_generator_collapses():
     gan = GAN(2, 2, (64, 64), (64, 64), "relu", rng=np.random.default_rng(2))
     rng = np.random.default_rng(1002)
     fullest = []
-    for _ in range(6):
-        gan.fit(ring_of_gaussians, steps=50, batch_size=128, rng=rng, generator_lr=2e-3,
+    for _ in range(8):
+        gan.fit(ring_of_gaussians, steps=25, batch_size=128, rng=rng, generator_lr=2e-3,
                 discriminator_lr=2e-3, betas=(0.5, 0.999))
         result = mode_coverage(gan.sample(2000, np.random.default_rng(8)), ring_centres())
         assert result.modes_covered <= 2, (gan.steps, result.counts)
@@ -165,6 +157,10 @@ def test_bad_inputs_are_rejected():
         gan_step(G, D, np.full((4, 2), np.inf), z)
     with pytest.raises(ValueError, match=r"discriminator_lr must be in \[0.0, inf\]; got -0.1"):
         gan_step(G, D, x, z, discriminator_lr=-0.1)
+    with pytest.raises(ValueError, match=r"data\(batch_size, rng\) must not contain NaN or infinite values"):
+        GAN(2, 2, (4,), (4,), rng=rng).fit(lambda n, rng: np.full((n, 2), np.nan), steps=1, batch_size=4, rng=rng)
+    with pytest.raises(ValueError, match=r"data\(batch_size, rng\) must have shape \(N, 2\) with N >= 1"):
+        GAN(2, 2, (4,), (4,), rng=rng).fit(lambda n, rng: np.ones((n, 3)), steps=1, batch_size=4, rng=rng)
     with pytest.raises(TypeError, match="rng must be a numpy.random.Generator"):
         GAN(2, 2, rng=0)
     with pytest.raises(ValueError, match="noise_dim must be an int >= 1; got 0"):

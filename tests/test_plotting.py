@@ -7,6 +7,7 @@ import sys
 import numpy as np
 import pytest
 
+from dlref import plotting
 from dlref.plotting import COLORS, figure_html, figure_svg, subplots
 
 
@@ -68,3 +69,24 @@ def test_importing_every_dlref_module_pulls_in_no_heavy_library():
             "print(sorted(m for m in ('matplotlib', 'torch', 'sklearn') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_image_rows_tiles_each_row_with_a_blank_border_and_labels_it():
+    fig, ax = plotting.subplots()
+    first = np.arange(2 * 6, dtype=float).reshape(2, 6) / 12  # two 2x3 images
+    image = plotting.image_rows(ax, {"a": first, "b": 1 - first}, image_shape=(2, 3))
+    grid = image.get_array()
+    assert grid.shape == (2 * 4, 2 * 5)
+    np.testing.assert_array_equal(grid[1:3, 1:4], first[0].reshape(2, 3))  # row a, image 0
+    np.testing.assert_array_equal(grid[5:7, 6:9], (1 - first[1]).reshape(2, 3))  # row b, image 1
+    assert grid[0].sum() == 0 and grid[:, 0].sum() == 0  # the blank border
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["a", "b"]
+    np.testing.assert_allclose(ax.get_yticks(), [1.5, 5.5])
+
+
+def test_image_rows_rejects_rows_that_do_not_fit():
+    fig, ax = plotting.subplots()
+    with pytest.raises(ValueError, match=r"every row must have shape \(n, 4\) with the same n"):
+        plotting.image_rows(ax, {"a": np.zeros((2, 4)), "b": np.zeros((3, 4))}, image_shape=(2, 2))
+    with pytest.raises(TypeError, match="rows must be a non-empty dict"):
+        plotting.image_rows(ax, [np.zeros((2, 4))], image_shape=(2, 2))

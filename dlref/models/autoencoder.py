@@ -24,7 +24,7 @@ from dlref._checks import as_float_array, check_choice, check_int, check_real, c
 from dlref.activations import sigmoid
 from dlref.data import minibatches
 from dlref.models.mlp import MLP
-from dlref.optim import adam_step
+from dlref.optim import _trusted_inputs, adam_step
 
 __all__ = ["Autoencoder", "DenoisingAutoencoder", "roc_auc"]
 
@@ -121,8 +121,12 @@ class Autoencoder:
         x = as_float_array(x, "x", allow_inf=False)
         return np.mean((self.reconstruct(x) - x) ** 2, axis=1)
 
-    def corrupt(self, x, rng) -> np.ndarray:  # noqa: ARG002 - the denoising subclass uses rng
+    def corrupt(self, x, rng) -> np.ndarray:
         """The input the network sees during training: `x` itself here; a noisy copy when denoising."""
+        return self._corrupt(as_float_array(x, "x", allow_inf=False), check_rng(rng))
+
+    def _corrupt(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:  # noqa: ARG002 - see subclass
+        """`corrupt` on a checked array and generator."""
         return x
 
     def loss_and_grads(self, x_input, x_target) -> tuple[float, dict[str, np.ndarray]]:
@@ -153,7 +157,7 @@ class Autoencoder:
             `loss` (mean training loss over the epoch's batches), `seconds`, and `val_error` when
             `validation` is given.
         """
-        x = as_float_array(x, "x", allow_inf=False)
+        x = self.network._check_inputs(as_float_array(x, "x", allow_inf=False))
         epochs = check_int(epochs, "epochs", low=0)
         check_rng(rng)
         kwargs = dict(optimizer_kwargs or {})
@@ -162,8 +166,10 @@ class Autoencoder:
         for _ in range(epochs):
             start, batch_losses = time.perf_counter(), []
             for batch, _ in minibatches(x, np.arange(len(x)), batch_size, rng=rng):
-                value, grads = self.loss_and_grads(self.corrupt(batch, rng), batch)
-                self.network.params, state = optimizer(self.network.params, grads, state, **kwargs)
+                # `loss_and_grads` without re-checking what was checked above (the loss checks its target)
+                value, grads = self.network._objective(self._corrupt(batch, rng), batch, self.loss, None, 0.0, 0.0)
+                with _trusted_inputs():  # the parameters, gradients and state are the ones built here
+                    self.network.params, state = optimizer(self.network.params, grads, state, **kwargs)
                 batch_losses.append(value)
             history["seconds"].append(time.perf_counter() - start)
             history["loss"].append(float(np.mean(batch_losses)))
@@ -217,10 +223,8 @@ class DenoisingAutoencoder(Autoencoder):
             raise ValueError(f"noise_level is the probability of masking an input when noise='mask', so it "
                              f"must be below 1 (1 erases every input); got {self.noise_level}.")
 
-    def corrupt(self, x, rng) -> np.ndarray:
+    def _corrupt(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """A corrupted copy of `x`: masked or with Gaussian noise added, as set at construction."""
-        x = as_float_array(x, "x", allow_inf=False)
-        check_rng(rng)
         if self.noise == "mask":
             return x * (rng.random(x.shape) >= self.noise_level)
         return x + rng.normal(scale=self.noise_level, size=x.shape).astype(x.dtype)

@@ -26,7 +26,7 @@ import numpy as np
 from dlref._checks import as_float_array, check_bool, check_int, check_real, check_rng
 from dlref.activations import sigmoid, softmax
 from dlref.init import normal
-from dlref.optim import sgd_step
+from dlref.optim import _trusted_inputs, sgd_step
 
 __all__ = ["BoltzmannMachine", "all_states", "state_indices", "energy", "gibbs_sweep", "correlations"]
 
@@ -480,7 +480,8 @@ class BoltzmannMachine:
             start = time.perf_counter()
             grads = (self.exact_gradients(v) if exact
                      else self.learning_gradients(v, rng=rng, n_sweeps=n_sweeps, n_chains=n_chains))
-            self.params, state = optimizer(self.params, grads, state, **kwargs)
+            with _trusted_inputs():  # the parameters, gradients and state are the ones built here
+                self.params, state = optimizer(self.params, grads, state, **kwargs)
             history["seconds"].append(time.perf_counter() - start)
             if self.n_units <= _TRACKED_UNITS:
                 history.setdefault("log_likelihood", []).append(self.exact_log_likelihood(v))

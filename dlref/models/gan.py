@@ -20,7 +20,7 @@ import numpy as np
 from dlref._checks import as_float_array, check_int, check_real, check_rng
 from dlref.losses import binary_cross_entropy_with_logits, binary_cross_entropy_with_logits_backward
 from dlref.models.mlp import MLP
-from dlref.optim import adam_step
+from dlref.optim import _trusted_inputs, adam_step
 
 __all__ = ["GAN", "GANStep", "gan_step", "ModeCoverage", "mode_coverage"]
 
@@ -156,12 +156,19 @@ def gan_step(generator, discriminator, x_real, z, generator_state=None, discrimi
     z = _check_batch(z, "z", generator.widths[0], "noise vector")
     generator_lr = check_real(generator_lr, "generator_lr", low=0.0)
     discriminator_lr = check_real(discriminator_lr, "discriminator_lr", low=0.0)
+    return _gan_step(generator, discriminator, x_real, z, generator_state, discriminator_state, generator_lr,
+                     discriminator_lr, betas)
+
+
+def _gan_step(generator: MLP, discriminator: MLP, x_real: np.ndarray, z: np.ndarray, generator_state,
+              discriminator_state, generator_lr: float, discriminator_lr: float, betas) -> GANStep:
+    """[`gan_step`][dlref.models.gan.gan_step] on checked networks, batches and learning rates."""
     n_real = x_real.shape[0]
 
-    fake, generator_cache = generator.forward(z)
+    fake, generator_cache = generator._forward(z, False, None)
 
     # Discriminator: real and (fixed) fake samples in one pass.
-    logits, cache = discriminator.forward(np.concatenate([x_real, fake]))
+    logits, cache = discriminator._forward(np.concatenate([x_real, fake]), False, None)
     real_logits, fake_logits = logits[:n_real], logits[n_real:]
     ones, zeros = np.ones_like(real_logits), np.zeros_like(fake_logits)
     discriminator_loss = (binary_cross_entropy_with_logits(real_logits, ones)
@@ -169,18 +176,17 @@ def gan_step(generator, discriminator, x_real, z, generator_state=None, discrimi
     dlogits = np.concatenate([binary_cross_entropy_with_logits_backward(real_logits, ones),
                               binary_cross_entropy_with_logits_backward(fake_logits, zeros)])
     discriminator_params, discriminator_state = adam_step(
-        discriminator.params, discriminator.backward(dlogits, cache), discriminator_state,
+        discriminator.params, discriminator._backward(dlogits, cache)[0], discriminator_state,
         lr=discriminator_lr, betas=betas)
 
     # Generator: the same fakes, scored by the updated discriminator, labelled real.
     updated = _with_params(discriminator, discriminator_params)
-    fake_logits, cache = updated.forward(fake)
+    fake_logits, cache = updated._forward(fake, False, None)
     ones = np.ones_like(fake_logits)
     generator_loss = binary_cross_entropy_with_logits(fake_logits, ones)
-    _, dfake = updated.backward(binary_cross_entropy_with_logits_backward(fake_logits, ones), cache,
-                                return_input_grad=True)
+    _, dfake = updated._backward(binary_cross_entropy_with_logits_backward(fake_logits, ones), cache)
     generator_params, generator_state = adam_step(
-        generator.params, generator.backward(dfake, generator_cache), generator_state,
+        generator.params, generator._backward(dfake, generator_cache)[0], generator_state,
         lr=generator_lr, betas=betas)
 
     return GANStep(generator_params, discriminator_params, generator_state, discriminator_state,
@@ -280,16 +286,21 @@ class GAN:
         dict of str to list of float
             Per step: `discriminator_loss`, `generator_loss` and `seconds` (wall time of the step).
         """
+        _check_networks(self.generator, self.discriminator)
         steps = check_int(steps, "steps", low=0)
         batch_size = check_int(batch_size, "batch_size", low=1)
         check_rng(rng)
+        generator_lr = check_real(generator_lr, "generator_lr", low=0.0)
+        discriminator_lr = check_real(discriminator_lr, "discriminator_lr", low=0.0)
         history: dict[str, list[float]] = {"discriminator_loss": [], "generator_loss": [], "seconds": []}
         for _ in range(steps):
             start = time.perf_counter()
-            x_real = np.asarray(data(batch_size, rng), dtype=self.dtype)
-            step = gan_step(self.generator, self.discriminator, x_real, self.noise(batch_size, rng),
-                            self.generator_state, self.discriminator_state, generator_lr=generator_lr,
-                            discriminator_lr=discriminator_lr, betas=betas)
+            x_real = _check_batch(np.asarray(data(batch_size, rng), dtype=self.dtype), "data(batch_size, rng)",
+                                  self.generator.widths[-1], "sample")
+            z = self.noise(batch_size, rng)
+            with _trusted_inputs():  # the parameters, gradients and Adam states are the ones built here
+                step = _gan_step(self.generator, self.discriminator, x_real, z, self.generator_state,
+                                 self.discriminator_state, generator_lr, discriminator_lr, betas)
             self.generator.params, self.discriminator.params = step.generator_params, step.discriminator_params
             self.generator_state, self.discriminator_state = step.generator_state, step.discriminator_state
             self.steps += 1

@@ -25,11 +25,11 @@ from collections.abc import Callable
 import numpy as np
 
 from dlref._checks import as_float_array, check_bool, check_choice, check_int, check_real, check_rng
-from dlref.activations import sigmoid, softplus
+from dlref.activations import _sigmoid, sigmoid, softplus
 from dlref.data import minibatches
 from dlref.init import normal
 from dlref.models.boltzmann import _check_enumerable, all_states
-from dlref.optim import sgd_step
+from dlref.optim import _trusted_inputs, sgd_step
 
 __all__ = ["RBM", "DeepBeliefNetwork", "energy", "free_energy", "free_energy_backward",
            "hidden_probabilities", "visible_probabilities", "exact_log_partition"]
@@ -78,7 +78,7 @@ def _check_layer(x, name: str, size: int, what: str) -> np.ndarray:
 # --------------------------------------------------------------------------------------------------------
 
 def _bernoulli(p: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    return (rng.random(p.shape) < p).astype(p.dtype)
+    return (rng.random(p.shape, dtype=p.dtype) < p).astype(p.dtype)
 
 
 def _transposed(params: dict) -> dict:
@@ -539,23 +539,27 @@ class RBM:
         return self._cd_gradients(v, rng, method, k)
 
     def _cd_gradients(self, v: np.ndarray, rng: np.random.Generator, method: str, k: int) -> dict:
-        p_hidden_data = sigmoid(v @ self.W.T + self.b_hidden)
+        n = len(v)
         if method == "cd":
-            h = _bernoulli(p_hidden_data, rng)
+            h = _bernoulli(_sigmoid(v @ self.W.T + self.b_hidden), rng)
         else:
             if self.persistent_hidden is None:
-                self.persistent_hidden = np.zeros((len(v), self.n_hidden), dtype=self.W.dtype)
+                self.persistent_hidden = np.zeros((n, self.n_hidden), dtype=self.W.dtype)
             h = self.persistent_hidden
-        for _ in range(k):
-            v_model = _bernoulli(sigmoid(h @ self.W + self.b_visible), rng)
-            p_hidden_model = sigmoid(v_model @ self.W.T + self.b_hidden)
-            h = _bernoulli(p_hidden_model, rng)
+        for step in range(k):
+            if step:
+                h = _bernoulli(_sigmoid(v_model @ self.W.T + self.b_hidden), rng)
+            v_model = _bernoulli(_sigmoid(h @ self.W + self.b_visible), rng)
+        # p(h = 1 | v) of the data and of the chain's last sample, from one product
+        both = np.concatenate([v, v_model])
+        p_hidden = _sigmoid(both @ self.W.T + self.b_hidden)  # unchecked: the loop's own finite arrays
         if method == "pcd":
-            self.persistent_hidden = h
-        data = _free_energy_grads(v, p_hidden_data, np.full(len(v), 1.0 / len(v), dtype=v.dtype))
-        model = _free_energy_grads(v_model, p_hidden_model,
-                                   np.full(len(v_model), 1.0 / len(v_model), dtype=v.dtype))
-        return {name: data[name] - model[name] for name in _PARAM_NAMES}
+            self.persistent_hidden = _bernoulli(p_hidden[n:], rng)
+        # the free-energy gradient averaged over the data minus averaged over the chains (PCD may keep
+        # more chains than the last batch has examples)
+        m = len(v_model)
+        weights = np.concatenate([np.full(n, 1.0 / n, dtype=v.dtype), np.full(m, -1.0 / m, dtype=v.dtype)])
+        return _free_energy_grads(both, p_hidden, weights)
 
     def fit(self, v, *, epochs, batch_size, rng, method="pcd", k=1, shuffle=True,
             optimizer: Callable = sgd_step, optimizer_kwargs=None, validation=None) -> dict[str, list[float]]:
@@ -600,7 +604,8 @@ class RBM:
             start = time.perf_counter()
             for batch, _ in minibatches(v, np.arange(len(v)), batch_size, rng=rng, shuffle=shuffle):
                 grads = self._cd_gradients(batch, rng, method, k)
-                params, state = optimizer(self.params, grads, state, **kwargs)
+                with _trusted_inputs():  # the parameters, gradients and state are the ones built here
+                    params, state = optimizer(self.params, grads, state, **kwargs)
                 self.W, self.b_visible, self.b_hidden = params["W"], params["b_visible"], params["b_hidden"]
             history["seconds"].append(time.perf_counter() - start)
             if validation is not None:
