@@ -350,6 +350,94 @@ def test_init_params_float32():
     assert all(p.dtype == np.float32 for p in params.values())
 
 
+@pytest.mark.parametrize("case", CASES)
+def test_mixed_dtypes_follow_numpy_promotion(case):
+    # float32 data with float64 parameters computes in float64, exactly as with the data upcast first.
+    rng = np.random.default_rng(20)
+    p = _random_problem(rng, CASES[case][0], 5, 2, 3, 4)
+    p_mixed = {**p, **{name: p[name].astype(np.float32) for name in ("x", "h0", "c0", "dh", "dh_T", "dc_T")}}
+    p_upcast = {**p, **{name: p_mixed[name].astype(np.float64) for name in ("x", "h0", "c0", "dh", "dh_T", "dc_T")}}
+    outputs, grads = _ours(case, p_mixed)
+    expected_outputs, expected_grads = _ours(case, p_upcast)
+    for name, value in {**expected_outputs, **expected_grads}.items():
+        mine = {**outputs, **grads}[name]
+        assert mine.dtype == np.float64, name
+        np.testing.assert_allclose(mine, value, rtol=1e-12, atol=1e-14, err_msg=name)
+
+
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("sizes", [(4, 1, 2, 3), (5, 3, 2, 4)])
+def test_forward_and_backward_change_neither_their_inputs_nor_the_cache(case, sizes):
+    # The loops update their running states in place; with N = 1 a transposed (N, H) state is already
+    # contiguous, so an implementation that skips the copy would write into the caller's arrays.
+    rng = np.random.default_rng(21)
+    p = _random_problem(rng, CASES[case][0], *sizes)
+    before = {name: ({k: v.copy() for k, v in value.items()} if name == "params" else value.copy())
+              for name, value in p.items()}
+    cell, nonlinearity = CASES[case]
+    if cell == "lstm":
+        _, _, cache = rnn.lstm_forward(p["x"], p["h0"], p["c0"], p["params"])
+        first = rnn.lstm_backward(p["dh"], cache, p["dh_T"], p["dc_T"])
+        second = rnn.lstm_backward(p["dh"], cache, p["dh_T"], p["dc_T"])
+    elif cell == "gru":
+        _, _, cache = rnn.gru_forward(p["x"], p["h0"], p["params"])
+        first, second = (rnn.gru_backward(p["dh"], cache, p["dh_T"]) for _ in range(2))
+    else:
+        _, _, cache = rnn.rnn_forward(p["x"], p["h0"], p["params"], nonlinearity)
+        first, second = (rnn.rnn_backward(p["dh"], cache, p["dh_T"]) for _ in range(2))
+    for name, value in before.items():
+        if name == "params":
+            for k, v in value.items():
+                np.testing.assert_array_equal(p["params"][k], v, err_msg=k)
+        else:
+            np.testing.assert_array_equal(p[name], value, err_msg=name)
+    for a, b in zip(first[:-1], second[:-1]):  # a second backward pass from the same cache agrees exactly
+        np.testing.assert_array_equal(a, b)
+    for name in first[-1]:
+        np.testing.assert_array_equal(first[-1][name], second[-1][name], err_msg=name)
+
+
+def _sigmoid(a):
+    return 1.0 / (1.0 + np.exp(-a))
+
+
+def test_lstm_cache_holds_the_gates_and_cells_of_the_equations():
+    # The loop stacks the gate blocks in its own order; the cache must still name each one correctly.
+    rng = np.random.default_rng(22)
+    p = _random_problem(rng, "lstm", 3, 2, 3, 4)
+    h, (h_T, c_T), cache = rnn.lstm_forward(p["x"], p["h0"], p["c0"], p["params"])
+    W_ih, W_hh, b = p["params"]["W_ih"], p["params"]["W_hh"], p["params"]["b_ih"] + p["params"]["b_hh"]
+    h_prev, c_prev = p["h0"], p["c0"]
+    for t in range(3):
+        a = p["x"][t] @ W_ih.T + h_prev @ W_hh.T + b
+        i, f, g, o = _sigmoid(a[:, :4]), _sigmoid(a[:, 4:8]), np.tanh(a[:, 8:12]), _sigmoid(a[:, 12:])
+        c_prev = f * c_prev + i * g
+        h_prev = o * np.tanh(c_prev)
+        for name, value in {"i": i, "f": f, "g": g, "o": o, "c": c_prev, "tanh_c": np.tanh(c_prev),
+                            "h": h_prev}.items():
+            assert getattr(cache, name).shape == h.shape, name
+            np.testing.assert_allclose(getattr(cache, name)[t], value, rtol=1e-12, atol=1e-14, err_msg=name)
+    np.testing.assert_allclose(c_T, c_prev, rtol=1e-12, atol=1e-14)
+    np.testing.assert_array_equal(h_T, h[-1])
+
+
+def test_gru_cache_holds_the_gates_and_candidate_of_the_equations():
+    rng = np.random.default_rng(23)
+    p = _random_problem(rng, "gru", 3, 2, 3, 4)
+    h, h_T, cache = rnn.gru_forward(p["x"], p["h0"], p["params"])
+    W_ih, W_hh, b_ih, b_hh = (p["params"][name] for name in TORCH_NAMES)
+    h_prev = p["h0"]
+    for t in range(3):
+        a_ih, a_hh = p["x"][t] @ W_ih.T + b_ih, h_prev @ W_hh.T + b_hh
+        r, z = _sigmoid(a_ih[:, :4] + a_hh[:, :4]), _sigmoid(a_ih[:, 4:8] + a_hh[:, 4:8])
+        n = np.tanh(a_ih[:, 8:] + r * a_hh[:, 8:])
+        h_prev = (1 - z) * n + z * h_prev
+        for name, value in {"r": r, "z": z, "n": n, "hn": a_hh[:, 8:], "h": h_prev}.items():
+            assert getattr(cache, name).shape == h.shape, name
+            np.testing.assert_allclose(getattr(cache, name)[t], value, rtol=1e-12, atol=1e-14, err_msg=name)
+    np.testing.assert_array_equal(h_T, h[-1])
+
+
 # --------------------------------------------------------------------------------------------------------
 # Errors
 # --------------------------------------------------------------------------------------------------------
